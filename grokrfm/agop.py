@@ -1,0 +1,190 @@
+"""The Average Gradient Outer Product of a kernel predictor, and the feature update.
+
+For the predictor ``f(x) = sum_i alpha_i K(x_i, x)`` (``alpha_i`` in R^c) the AGOP at the
+training points is (PAPER.md section 3)::
+
+    g_jc = grad_x f_c(x_j),   g_jc <- g_jc - mean_j g_jc   (centring, per class)
+    AGOP = (1 / n_train) sum_j sum_c g_jc g_jc^T
+
+Three implementations, each checked against the others in the tests:
+
+* :func:`agop_autodiff` -- ``vmap`` of ``jacfwd`` of the predictor, for any pointwise
+  kernel (including user-supplied ones). O(N^2 d^2); the reference.
+* :func:`agop_dense` -- the closed form ``g_jc = scale * M (sum_i W_ij alpha_ic x_i -
+  s B_jc x_j)`` with ``B = W alpha`` for the built-in kernels on arbitrary inputs,
+  O(N^2 c d).
+* :func:`agop_pairs` -- the same closed form for one-hot pair inputs, where the
+  contraction over training points becomes a batched matmul over the n x n grid,
+  O(n^2 N c), plus one Gram of the gradients, O(N c d^2). The RFM engine's path.
+
+All take a ``valid`` mask so a padded training set gives exactly the unpadded AGOP.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from grokrfm import kernels as K_
+
+
+def gradient_outer(g: jax.Array, valid: jax.Array, centre: bool = True) -> jax.Array:
+    """``sum_{j valid, c} g_jc g_jc^T / n_valid``, optionally centring each class first.
+
+    Args:
+      g: ``(N, c, d)`` gradients.
+      valid: ``(N,)`` bool.
+      centre: subtract each class's mean gradient over the valid points.
+
+    Returns:
+      ``(d, d)``.
+    """
+    n_valid = jnp.sum(valid, dtype=g.dtype)
+    mask = valid[:, None, None]
+    g = jnp.where(mask, g, 0.0)
+    if centre:
+        g = jnp.where(mask, g - g.sum(axis=0, keepdims=True) / n_valid, 0.0)
+    flat = g.reshape(-1, g.shape[-1])
+    return flat.T @ flat / n_valid
+
+
+def agop_autodiff(
+    kernel_fn: K_.PointwiseKernel,
+    X: jax.Array,
+    alpha: jax.Array,
+    M: jax.Array,
+    bandwidth: jax.Array,
+    valid: jax.Array | None = None,
+    centre: bool = True,
+) -> jax.Array:
+    """AGOP by ``vmap(jacfwd(f))`` for any pointwise kernel ``kernel_fn(x, z, M, L)``.
+
+    Args:
+      kernel_fn: scalar kernel of two ``(d,)`` inputs.
+      X: ``(N, d)`` training inputs.
+      alpha: ``(N, c)`` coefficients (zero on padding).
+      M: ``(d, d)`` feature matrix.
+      bandwidth: scalar passed to the kernel.
+      valid: ``(N,)`` bool, or None when nothing is padding.
+      centre: centre gradients per class.
+
+    Returns:
+      ``(d, d)`` AGOP.
+    """
+    if valid is None:
+        valid = jnp.ones(X.shape[0], bool)
+    alpha = jnp.where(valid[:, None], alpha, 0.0)
+
+    def predictor(x):  # (d,) -> (c,)
+        return jax.vmap(lambda xi: kernel_fn(xi, x, M, bandwidth))(X) @ alpha
+
+    return gradient_outer(jax.vmap(jax.jacfwd(predictor))(X), valid, centre)
+
+
+def _valid_weights(kernel: str, parts: K_.KernelParts, alpha, valid):
+    """Mask the weights to the valid block and form the self-term coefficients B."""
+    both = valid[:, None] & valid[None, :]
+    W = jnp.where(both, parts.W, 0.0)
+    B = W @ alpha if K_.HAS_SELF_TERM[kernel] else jnp.zeros_like(alpha)
+    return W, B
+
+
+def agop_dense(kernel, X, alpha, M, bandwidth, valid=None, centre=True):
+    """Closed-form AGOP of a built-in kernel on arbitrary inputs ``X (N, d)``.
+
+    Costs O(N^2 c d) time and memory: fine for checks and small dense problems.
+    """
+    if valid is None:
+        valid = jnp.ones(X.shape[0], bool)
+    alpha = jnp.where(valid[:, None], alpha, 0.0)
+    parts = K_.kernel_and_weights(kernel, K_.dense_inner(X, X, M), bandwidth)
+    W, B = _valid_weights(kernel, parts, alpha, valid)
+    h = jnp.einsum("ij,ic,id->jcd", W, alpha, X) - B[:, :, None] * X[:, None, :]
+    grads = parts.scale * jnp.einsum("jcd,de->jce", h, M)
+    return gradient_outer(grads, valid, centre)
+
+
+def pair_inputs(pairs: jax.Array, n: int, dtype) -> jax.Array:
+    """``(N, 2n)`` one-hot pair encodings ``e_a || e_b`` of ``pairs (N, 2)``."""
+    return jax.nn.one_hot(pairs[:, 0], 2 * n, dtype=dtype) + jax.nn.one_hot(
+        pairs[:, 1] + n, 2 * n, dtype=dtype
+    )
+
+
+def grid_pairs(n: int) -> jax.Array:
+    """``(n^2, 2)`` operands of every grid point, in grid-index order ``a * n + b``."""
+    a, b = jnp.divmod(jnp.arange(n * n, dtype=jnp.int32), n)
+    return jnp.stack([a, b], axis=1)
+
+
+def agop_pairs_from_grid(W_grid, B, scale, alpha, pairs, M, valid, centre=True):
+    """Closed-form AGOP at one-hot pair inputs, given gradient weights on the whole grid.
+
+    In ``h_jc = sum_i W_ij alpha_ic x_i - B_jc x_j`` the first block of the sum has entry
+    ``sum_{i: a_i = a} W_ij alpha_ic``. With the weights laid out over the n x n grid
+    (rows of ``W_grid``) and alpha scattered onto it, each block is one batched matmul
+    over the grid, O(n^2 N c) instead of O(N^2 c d). The ``B_jc x_j`` term has two
+    non-zeros per point, so its share of the Gram comes from small ``(N, 2n)`` matrices.
+    What remains is one Gram of the gradients, O(N c d^2).
+
+    Args:
+      W_grid: ``(n^2, N)``: ``W_grid[g, j]`` is the weight between grid point g and
+        training point j (any value where g is not a training point; zero in padding
+        columns).
+      B: ``(N, c)`` self-term coefficients ``sum_i W_ij alpha_ic`` (zeros for kernels
+        without the term), zero on padding.
+      scale: scalar factor of the gradient (``kernels.KernelParts.scale``).
+      alpha: ``(N, c)`` coefficients, zero on padding.
+      pairs: ``(N, 2)`` operands of the training points.
+      M: ``(2n, 2n)`` feature matrix.
+      valid: ``(N,)`` bool.
+      centre: centre gradients per class.
+
+    Returns:
+      ``(2n, 2n)`` AGOP.
+    """
+    n = M.shape[0] // 2
+    N, c = alpha.shape
+    # alpha on the grid: zero wherever the grid point is not a (valid) training point,
+    # which also removes the rows of W_grid that are not training points.
+    cell = jnp.where(valid, pairs[:, 0] * n + pairs[:, 1], n * n)
+    a_grid = jnp.zeros((n * n, c), alpha.dtype).at[cell].set(alpha, mode="drop")
+    W3 = W_grid.reshape(n, n, N)
+    a3 = a_grid.reshape(n, n, c)
+    # Rows x < n: block one, sum over b at a = x; rows x >= n: block two, sum over a.
+    W_both = jnp.concatenate([W3, jnp.swapaxes(W3, 0, 1)])
+    a_both = jnp.concatenate([a3, jnp.swapaxes(a3, 0, 1)])
+    u = jnp.einsum("xyj,xyc->xcj", W_both, a_both)  # (2n, c, N)
+    X = jnp.where(valid[:, None], pair_inputs(pairs, n, W_grid.dtype), 0.0)
+    V = jnp.sum(u * B.T[None], axis=1).T  # (N, 2n): sum_c B_jc u_jc, as a reduction
+    cross = X.T @ V
+    flat = u.reshape(2 * n, c * N)
+    gram = flat @ flat.T - cross - cross.T + (X.T * jnp.sum(B**2, axis=1)[None, :]) @ X
+    n_valid = jnp.sum(valid, dtype=W_grid.dtype)
+    if centre:
+        total = u.sum(axis=2) - X.T @ B  # (2n, c): sum over valid j of h_jc
+        gram = gram - total @ total.T / n_valid
+    return scale**2 * (M @ gram @ M) / n_valid
+
+
+def agop_pairs(kernel, pairs, alpha, M, bandwidth, valid=None, centre=True):
+    """Closed-form AGOP of a built-in kernel at one-hot pair inputs ``pairs (N, 2)``."""
+    if valid is None:
+        valid = jnp.ones(pairs.shape[0], bool)
+    n = M.shape[0] // 2
+    alpha = jnp.where(valid[:, None], alpha, 0.0)
+    parts = K_.kernel_and_weights(kernel, K_.pair_inner(grid_pairs(n), pairs, M), bandwidth)
+    W_grid = jnp.where(valid[None, :], parts.W, 0.0)
+    if K_.HAS_SELF_TERM[kernel]:
+        B = W_grid[pairs[:, 0] * n + pairs[:, 1]] @ alpha
+    else:
+        B = jnp.zeros_like(alpha)
+    return agop_pairs_from_grid(W_grid, B, parts.scale, alpha, pairs, M, valid, centre)
+
+
+def matrix_power(agop: jax.Array, power: jax.Array = 0.5) -> jax.Array:
+    """``agop^power`` of a symmetric PSD matrix via ``eigh``; negative eigenvalues -> 0."""
+    evals, evecs = jnp.linalg.eigh((agop + agop.T) / 2)
+    positive = evals > 0
+    scaled = jnp.where(positive, jnp.where(positive, evals, 1.0) ** power, 0.0)
+    return (evecs * scaled[None, :]) @ evecs.T

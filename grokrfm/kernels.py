@@ -1,0 +1,158 @@
+"""Kernels with a feature matrix M: pointwise forms (for autodiff and custom kernels) and
+matrix forms built from Mahalanobis inner products (for the closed-form AGOP).
+
+Built-in kernels (PAPER.md section 3), with ``||v||_M^2 = v^T M v`` and bandwidth L:
+
+* ``gaussian``:  K(x, z) = exp(-||x - z||_M^2 / (2 L^2))
+* ``laplace``:   K(x, z) = exp(-||x - z||_M / L)
+* ``quadratic``: K(x, z) = (x^T M z)^2          (bandwidth unused)
+
+Every built-in kernel's input gradient has the form
+``grad_x K(x_i, x)|_{x = x_j} = scale * M (W_ij x_i - s W_ij x_j)`` for a weight matrix W
+and ``s`` in {0, 1}; :func:`kernel_and_weights` returns K and W together so that one pass
+over the points feeds both the solve and the AGOP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from grokrfm.errors import InvalidArgument
+
+KERNELS = ("gaussian", "laplace", "quadratic")
+
+# K(x, z, M, bandwidth) -> scalar, for x, z of shape (d,) and M of shape (d, d).
+PointwiseKernel = Callable[[jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]
+
+
+def check_kernel(name: str, argument: str = "kernel") -> str:
+    if name not in KERNELS:
+        raise InvalidArgument(argument, f"unknown kernel {name!r}; choose from {KERNELS}")
+    return name
+
+
+def _safe_sqrt(d2: jax.Array) -> jax.Array:
+    """sqrt with value and derivative 0 at 0 (the subgradient the closed form uses)."""
+    positive = d2 > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, d2, 1.0)), 0.0)
+
+
+def gaussian(x, z, M, bandwidth):
+    v = x - z
+    return jnp.exp(-(v @ M @ v) / (2 * bandwidth**2))
+
+
+def laplace(x, z, M, bandwidth):
+    v = x - z
+    return jnp.exp(-_safe_sqrt(v @ M @ v) / bandwidth)
+
+
+def quadratic(x, z, M, bandwidth):
+    del bandwidth
+    return (x @ M @ z) ** 2
+
+
+POINTWISE: dict[str, PointwiseKernel] = {
+    "gaussian": gaussian,
+    "laplace": laplace,
+    "quadratic": quadratic,
+}
+
+# Whether the gradient has the -w_ij x_j term (translation-invariant kernels).
+HAS_SELF_TERM = {"gaussian": True, "laplace": True, "quadratic": False}
+
+
+class InnerProducts(NamedTuple):
+    """Mahalanobis inner products between two point sets.
+
+    Attributes:
+      cross: ``(N1, N2)`` with ``cross[i, j] = x_i^T M z_j``.
+      norms1: ``(N1,)`` with ``x_i^T M x_i``.
+      norms2: ``(N2,)`` with ``z_j^T M z_j``.
+    """
+
+    cross: jax.Array
+    norms1: jax.Array
+    norms2: jax.Array
+
+
+def dense_inner(X1: jax.Array, X2: jax.Array, M: jax.Array) -> InnerProducts:
+    """Inner products for arbitrary inputs ``X1 (N1, d)``, ``X2 (N2, d)``."""
+    XM1 = X1 @ M
+    XM2 = X2 @ M
+    return InnerProducts(XM1 @ X2.T, jnp.sum(XM1 * X1, axis=1), jnp.sum(XM2 * X2, axis=1))
+
+
+def pair_inner(pairs1: jax.Array, pairs2: jax.Array, M: jax.Array) -> InnerProducts:
+    """Inner products for one-hot pair inputs ``e_a || e_b``, by gathers instead of matmuls.
+
+    Args:
+      pairs1: ``(N1, 2)`` int operands (a, b) with a, b in [0, n).
+      pairs2: ``(N2, 2)`` int operands.
+      M: ``(2n, 2n)`` symmetric feature matrix.
+    """
+    n = M.shape[0] // 2
+
+    def rows(pairs):  # x^T M for each point: (N, 2n)
+        return M[pairs[:, 0]] + M[pairs[:, 1] + n]
+
+    def norms(xm, pairs):
+        picked = jnp.take_along_axis(xm, jnp.stack([pairs[:, 0], pairs[:, 1] + n], 1), axis=1)
+        return picked.sum(axis=1)
+
+    xm1 = rows(pairs1)
+    cross = jnp.take(xm1, pairs2[:, 0], axis=1) + jnp.take(xm1, pairs2[:, 1] + n, axis=1)
+    return InnerProducts(cross, norms(xm1, pairs1), norms(rows(pairs2), pairs2))
+
+
+def squared_distances(inner: InnerProducts) -> jax.Array:
+    """``||x_i - z_j||_M^2``, with cancellation noise at coincident points set to exactly 0.
+
+    Computing the distance as ``|x|^2 + |z|^2 - 2 x.z`` leaves a residue of a few ulps of
+    ``|x|^2 + |z|^2`` where the points coincide; the Laplace kernel divides by the root of
+    it, so residues at that level are zeroed.
+    """
+    scale = inner.norms1[:, None] + inner.norms2[None, :]
+    d2 = scale - 2 * inner.cross
+    tol = 16 * jnp.finfo(d2.dtype).eps * jnp.abs(scale)
+    return jnp.where(d2 > tol, d2, 0.0)
+
+
+class KernelParts(NamedTuple):
+    """A kernel matrix and the weights of its input gradient.
+
+    ``grad_x K(x_i, x)|_{x = x_j} = scale * M (W_ij x_i - s W_ij x_j)`` with
+    ``s = HAS_SELF_TERM[kernel]``. For the Gaussian kernel ``W`` is ``K`` itself (the
+    same array), so the engine masks and gathers one matrix, not two.
+    """
+
+    K: jax.Array
+    W: jax.Array
+    scale: jax.Array
+
+
+def kernel_and_weights(kernel: str, inner: InnerProducts, bandwidth: jax.Array) -> KernelParts:
+    """The kernel matrix of a built-in kernel and its gradient weights, ``(N1, N2)`` each."""
+    if kernel == "quadratic":
+        return KernelParts(inner.cross**2, inner.cross, jnp.asarray(2.0, inner.cross.dtype))
+    d2 = squared_distances(inner)
+    if kernel == "gaussian":
+        K = jnp.exp(-d2 / (2 * bandwidth**2))
+        return KernelParts(K, K, 1 / bandwidth**2)
+    if kernel == "laplace":
+        dist = _safe_sqrt(d2)
+        K = jnp.exp(-dist / bandwidth)
+        W = jnp.where(dist > 0, K / jnp.where(dist > 0, dist, 1.0), 0.0)
+        return KernelParts(K, W, 1 / bandwidth)
+    raise InvalidArgument("kernel", f"unknown kernel {kernel!r}; choose from {KERNELS}")
+
+
+def kernel_matrix(
+    kernel: str, X1: jax.Array, X2: jax.Array, M: jax.Array, bandwidth: jax.Array
+) -> jax.Array:
+    """``(N1, N2)`` kernel matrix of a built-in kernel on arbitrary inputs."""
+    return kernel_and_weights(kernel, dense_inner(X1, X2, M), bandwidth).K

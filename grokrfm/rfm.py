@@ -1,0 +1,301 @@
+"""Recursive Feature Machines: kernel solve and AGOP update composed into one ``lax.scan``.
+
+``make_rfm(task, config)`` returns a pure ``run(spec) -> RFMResult`` for one run; a batch
+of runs (seeds x settings) is ``jax.jit(jax.vmap(run))`` over a batched :class:`RunSpec`,
+and :func:`run_batch` does exactly that with a compile cache. A single run is a batch of
+one. Conventions are PAPER.md section 3: M0 = I, exact solve, AGOP at the training points
+with centred gradients, ``M <- AGOP^(1/2)``; iteration t reports the predictor built with
+M_t, before the update, so iteration 0 is the plain kernel.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from grokrfm import agop as agop_
+from grokrfm import kernels as kernels_
+from grokrfm.errors import InvalidArgument
+from grokrfm.partition import Partition
+from grokrfm.solve import solve
+from grokrfm.tasks import Task
+
+AGOP_METHODS = ("pairs", "dense", "autodiff")
+
+
+class RFMConfig(NamedTuple):
+    """Static choices of a run (closed over, never traced).
+
+    Attributes:
+      kernel: one of :data:`grokrfm.kernels.KERNELS`.
+      iterations: T, the number of reported iterations (and AGOP updates).
+      centre: centre gradients over training points before the outer product.
+      normalize: divide M by its largest absolute entry after each update (the
+        convention of some other RFM codebases; off in the paper's).
+      agop: ``"pairs"`` (closed form exploiting one-hot pairs; fastest), ``"dense"``
+        (closed form on dense inputs) or ``"autodiff"`` (``jacfwd``; any kernel).
+      save_every: record M every k iterations in ``M_history`` (0: do not record).
+    """
+
+    kernel: str = "gaussian"
+    iterations: int = 60
+    centre: bool = True
+    normalize: bool = False
+    agop: str = "pairs"
+    save_every: int = 0
+
+    def validate(self) -> RFMConfig:
+        kernels_.check_kernel(self.kernel)
+        if int(self.iterations) < 1:
+            raise InvalidArgument("iters", f"need at least one iteration, got {self.iterations}")
+        if self.agop not in AGOP_METHODS:
+            raise InvalidArgument("agop", f"unknown method {self.agop!r}; choose from {AGOP_METHODS}")
+        if int(self.save_every) < 0:
+            raise InvalidArgument("save_every", f"must be >= 0, got {self.save_every}")
+        return self
+
+
+class RunSpec(NamedTuple):
+    """Per-run inputs; every field may carry a leading batch axis.
+
+    Attributes:
+      partition: padded train/test indices.
+      bandwidth: scalar L (ignored by the quadratic kernel).
+      ridge: scalar lambda >= 0.
+      power: scalar exponent of the AGOP in the update (1/2 in the paper).
+      M0: ``(2n, 2n)`` initial feature matrix.
+    """
+
+    partition: Partition
+    bandwidth: jax.Array
+    ridge: jax.Array
+    power: jax.Array
+    M0: jax.Array
+
+
+class Metrics(NamedTuple):
+    """Per-iteration curves, each ``(T,)``: accuracies in [0, 1], MSE over points and classes."""
+
+    train_acc: jax.Array
+    test_acc: jax.Array
+    train_mse: jax.Array
+    test_mse: jax.Array
+    solve_ok: jax.Array  # bool: the Cholesky solve gave finite coefficients
+
+
+class RFMResult(NamedTuple):
+    """What a run returns.
+
+    Attributes:
+      metrics: per-iteration :class:`Metrics`.
+      M: ``(2n, 2n)`` feature matrix after the last update, M_T.
+      alpha: ``(train_capacity, n)`` coefficients of the last reported predictor.
+      alpha_M: ``(2n, 2n)`` the feature matrix ``alpha`` was solved with, M_{T-1}.
+      M_history: ``(T // k + 1, 2n, 2n)`` M at iterations 0, k, 2k, ... (or None).
+    """
+
+    metrics: Metrics
+    M: jax.Array
+    alpha: jax.Array
+    alpha_M: jax.Array
+    M_history: jax.Array | None
+
+
+def check_scalars(bandwidth=None, ridge=None, power=None):
+    """Validate per-run scalars on the host (each may be a sequence of values)."""
+    for name, values, ok, rule in (
+        ("bandwidth", bandwidth, lambda v: v > 0, "> 0"),
+        ("ridge", ridge, lambda v: v >= 0, ">= 0"),
+        ("power", power, lambda v: v > 0, "> 0"),
+    ):
+        if values is None:
+            continue
+        for v in np.atleast_1d(np.asarray(values, dtype=float)):
+            if not (np.isfinite(v) and ok(v)):
+                raise InvalidArgument(name, f"must be finite and {rule}, got {v}")
+
+
+def make_spec(
+    task: Task,
+    partition: Partition,
+    bandwidth: float = 2.5,
+    ridge: float = 0.0,
+    power: float = 0.5,
+    M0: jax.Array | None = None,
+    dtype=None,
+) -> RunSpec:
+    """A :class:`RunSpec`; if ``partition`` is batched the scalars and M0 are broadcast."""
+    check_scalars(bandwidth, ridge, power)
+    dtype = dtype or jnp.result_type(float)
+    d = 2 * task.n
+    batch = partition.train_idx.shape[:-1]
+    if M0 is None:
+        M0 = jnp.eye(d, dtype=dtype)
+    M0 = jnp.asarray(M0, dtype)
+    if M0.shape[-2:] != (d, d):
+        raise InvalidArgument("M0", f"must be {d} x {d} for {task.name}, got {M0.shape}")
+
+    def full(x, shape):
+        return jnp.broadcast_to(jnp.asarray(x, dtype), shape)
+
+    return RunSpec(
+        partition,
+        full(bandwidth, batch),
+        full(ridge, batch),
+        full(power, batch),
+        full(M0, batch + (d, d)),
+    )
+
+
+def _masked_mean(values: jax.Array, valid: jax.Array) -> jax.Array:
+    count = jnp.sum(valid, dtype=values.dtype)
+    total = jnp.sum(jnp.where(valid, values, 0.0))
+    return jnp.where(count > 0, total / jnp.maximum(count, 1.0), jnp.nan)
+
+
+def _scores(pred, labels, targets, valid):
+    correct = (jnp.argmax(pred, axis=1) == labels).astype(pred.dtype)
+    sq = jnp.mean((pred - targets) ** 2, axis=1)
+    return _masked_mean(correct, valid), _masked_mean(sq, valid)
+
+
+def make_rfm(
+    task: Task,
+    config: RFMConfig = RFMConfig(),
+    kernel_fn: kernels_.PointwiseKernel | None = None,
+) -> Callable[[RunSpec], RFMResult]:
+    """Build the pure single-run function for ``task``.
+
+    Args:
+      task: the group task (its grid, labels and one-hot encoding are closed over).
+      config: static choices.
+      kernel_fn: optional custom pointwise kernel ``k(x, z, M, L)``; it is evaluated
+        pointwise and its AGOP taken by autodiff (``config.kernel`` is then ignored).
+
+    Returns:
+      ``run(spec) -> RFMResult``, pure and jittable; vmap it over a batched spec.
+    """
+    config = config.validate()
+    pairs_all = jnp.asarray(task.pairs, jnp.int32)  # (n^2, 2), row g is grid point g
+    labels_all = jnp.asarray(task.labels, jnp.int32)
+    n = task.n
+    custom = kernel_fn is not None
+    method = "autodiff" if custom else config.agop
+    pointwise = kernel_fn if custom else kernels_.POINTWISE[config.kernel]
+
+    def kernel_parts(M, pairs1, pairs2, bandwidth) -> kernels_.KernelParts:
+        """Kernel (and gradient weights) between two sets of grid points."""
+        if custom:
+            X1 = agop_.pair_inputs(pairs1, n, M.dtype)
+            X2 = agop_.pair_inputs(pairs2, n, M.dtype)
+            rows = jax.vmap(lambda x: jax.vmap(lambda z: pointwise(x, z, M, bandwidth))(X2))
+            K = rows(X1)
+            return kernels_.KernelParts(K, K, jnp.ones((), M.dtype))  # W unused
+        if method == "pairs":
+            inner = kernels_.pair_inner(pairs1, pairs2, M)
+        else:
+            X1 = agop_.pair_inputs(pairs1, n, M.dtype)
+            X2 = agop_.pair_inputs(pairs2, n, M.dtype)
+            inner = kernels_.dense_inner(X1, X2, M)
+        return kernels_.kernel_and_weights(config.kernel, inner, bandwidth)
+
+    def step(M, spec: RunSpec):
+        part = spec.partition
+        valid = part.train_valid
+        tr_pairs = pairs_all[part.train_idx]
+        tr_labels = labels_all[part.train_idx]
+        te_labels = labels_all[part.test_idx]
+        tr_targets = jax.nn.one_hot(tr_labels, n, dtype=M.dtype)
+        te_targets = jax.nn.one_hot(te_labels, n, dtype=M.dtype)
+
+        # One kernel evaluation between every grid point and the training points serves
+        # the solve (training rows), the test predictions (test rows) and the AGOP.
+        parts = kernel_parts(M, pairs_all, tr_pairs, spec.bandwidth)
+        K_grid = jnp.where(valid[None, :], parts.K, 0.0)
+        both = valid[:, None] & valid[None, :]
+        eye = jnp.eye(valid.shape[0], dtype=M.dtype)
+        K = jnp.where(both, K_grid[part.train_idx], eye)  # padding: identity, alpha = 0
+        alpha, ok = solve(K, tr_targets, valid, spec.ridge)
+        grid_pred = K_grid @ alpha  # (n^2, c): every grid point's prediction at once
+        train_pred = jnp.where(valid[:, None], grid_pred[part.train_idx], 0.0)
+        test_pred = grid_pred[part.test_idx]
+        train_acc, train_mse = _scores(train_pred, tr_labels, tr_targets, valid)
+        test_acc, test_mse = _scores(test_pred, te_labels, te_targets, part.test_valid)
+
+        if method == "pairs":
+            # Gaussian: W is K, so K_grid and the prediction K alpha are reused.
+            gaussian_like = parts.W is parts.K
+            W_grid = K_grid if gaussian_like else jnp.where(valid[None, :], parts.W, 0.0)
+            if not kernels_.HAS_SELF_TERM[config.kernel]:
+                B = jnp.zeros_like(alpha)
+            elif gaussian_like:
+                B = train_pred
+            else:
+                B = jnp.where(valid[:, None], (W_grid @ alpha)[part.train_idx], 0.0)
+            G = agop_.agop_pairs_from_grid(
+                W_grid, B, parts.scale, alpha, tr_pairs, M, valid, config.centre
+            )
+        elif method == "dense":
+            X = agop_.pair_inputs(tr_pairs, n, M.dtype)
+            G = agop_.agop_dense(
+                config.kernel, X, alpha, M, spec.bandwidth, valid, config.centre
+            )
+        else:
+            X = agop_.pair_inputs(tr_pairs, n, M.dtype)
+            G = agop_.agop_autodiff(pointwise, X, alpha, M, spec.bandwidth, valid, config.centre)
+        M_next = agop_.matrix_power(G, spec.power)
+        if config.normalize:
+            M_next = M_next / jnp.max(jnp.abs(M_next))
+        return M_next, Metrics(train_acc, test_acc, train_mse, test_mse, ok), alpha
+
+    def run(spec: RunSpec) -> RFMResult:
+        def body(carry, _):
+            M, _, _ = carry
+            M_next, metrics, alpha = step(M, spec)
+            return (M_next, alpha, M), metrics
+
+        T, k = int(config.iterations), int(config.save_every)
+        M0 = spec.M0
+        alpha0 = jnp.zeros((spec.partition.train_idx.shape[0], n), M0.dtype)
+        carry = (M0, alpha0, M0)
+        if k == 0:
+            (M, alpha, alpha_M), metrics = jax.lax.scan(body, carry, None, length=T)
+            return RFMResult(metrics, M, alpha, alpha_M, None)
+
+        def block(carry, _):
+            end, metrics = jax.lax.scan(body, carry, None, length=k)
+            return end, (metrics, carry[0])
+
+        blocks, tail = divmod(T, k)
+        carry, (metrics, saved) = jax.lax.scan(block, carry, None, length=blocks)
+        metrics = jax.tree.map(lambda x: x.reshape((blocks * k,) + x.shape[2:]), metrics)
+        history = jnp.concatenate([saved, carry[0][None]])
+        if tail:
+            carry, tail_metrics = jax.lax.scan(body, carry, None, length=tail)
+            metrics = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), metrics, tail_metrics)
+        M, alpha, alpha_M = carry
+        return RFMResult(metrics, M, alpha, alpha_M, history)
+
+    return run
+
+
+@functools.lru_cache(maxsize=32)
+def batched_rfm(task: Task, config: RFMConfig) -> Callable[[RunSpec], RFMResult]:
+    """``jax.jit(jax.vmap(make_rfm(task, config)))``, cached per (task, config)."""
+    return jax.jit(jax.vmap(make_rfm(task, config)))
+
+
+def run_batch(task: Task, config: RFMConfig, specs: RunSpec) -> RFMResult:
+    """Run every spec of a batched :class:`RunSpec` in one compiled, vmapped call."""
+    return batched_rfm(task, config.validate())(specs)
+
+
+def run_single(task: Task, config: RFMConfig, spec: RunSpec) -> RFMResult:
+    """One run, as the batch of one."""
+    batched = jax.tree.map(lambda x: x[None], spec)
+    return jax.tree.map(lambda x: x[0], run_batch(task, config, batched))

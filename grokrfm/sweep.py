@@ -1,0 +1,149 @@
+"""Batches of runs: build many partitions of one task, run them in one call, tabulate.
+
+Experiment modules stay thin: they describe settings and seeds, and everything between
+"a batch of splits" and "a list of JSON-ready run records" lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from grokrfm import partition as partition_
+from grokrfm import rfm
+from grokrfm.tasks import Task
+
+
+def moved_splits(
+    base: partition_.Split,
+    moved: Sequence[int],
+    seeds: Sequence[int],
+    direction: str = "train_to_test",
+) -> tuple[partition_.Split, list[dict]]:
+    """Every (moved count, seed) perturbation of ``base``, as one batched :class:`Split`.
+
+    Seed s uses ``PRNGKey(s)`` for every count, so the points moved for a smaller count
+    are a subset of those moved for a larger one (nested perturbations). A count of 0
+    is deterministic and runs once, with the first seed.
+
+    Args:
+      base: an unbatched split.
+      moved: counts m of points to move (validated against the source set's size).
+      seeds: integer seeds.
+      direction: ``"train_to_test"`` or ``"test_to_train"``.
+
+    Returns:
+      ``(splits, settings)``: a Split with a leading batch axis (count-major), and one
+      ``{"moved": m, "seed": s}`` dict per entry.
+    """
+    moves = {
+        "train_to_test": (partition_.move_train_to_test, "train"),
+        "test_to_train": (partition_.move_test_to_train, "test"),
+    }
+    move, source = moves[direction]
+    partition_.check_move_count(base, moved, source)
+    # Moving nothing is deterministic, so m = 0 runs once (with the first seed).
+    settings = [
+        {"moved": int(m), "seed": int(s)} for m in moved for s in (seeds if m else seeds[:1])
+    ]
+    keys = jnp.stack([jax.random.PRNGKey(d["seed"]) for d in settings])
+    counts = jnp.asarray([d["moved"] for d in settings], jnp.int32)
+    splits = jax.vmap(move, (0, None, 0))(keys, base, counts)
+    return splits, settings
+
+
+def run_splits(
+    task: Task,
+    config: rfm.RFMConfig,
+    splits: partition_.Split,
+    bandwidth: float = 2.5,
+    ridge: float = 0.0,
+    power: float = 0.5,
+    M0=None,
+) -> tuple[rfm.RFMResult, partition_.Partition]:
+    """Pad a batch of splits to one shape and run them all in one vmapped call."""
+    partitions = partition_.to_partitions(splits)
+    spec = rfm.make_spec(task, partitions, bandwidth, ridge, power, M0)
+    return rfm.run_batch(task, config, spec), partitions
+
+
+def run_records(
+    settings: Sequence[dict], result: rfm.RFMResult, partitions: partition_.Partition
+) -> list[dict]:
+    """One JSON-ready record per run: its setting, sizes and per-iteration curves."""
+    m = jax.tree.map(np.asarray, result.metrics)
+    n_train = np.asarray(partitions.train_valid).sum(axis=1)
+    n_test = np.asarray(partitions.test_valid).sum(axis=1)
+    records = []
+    for b, setting in enumerate(settings):
+        setting = dict(setting)
+        seed = setting.pop("seed", None)
+        records.append(
+            {
+                "setting": setting,
+                "seed": seed,
+                "n_train": int(n_train[b]),
+                "n_test": int(n_test[b]),
+                "train_acc": m.train_acc[b].tolist(),
+                "test_acc": m.test_acc[b].tolist(),
+                "train_mse": m.train_mse[b].tolist(),
+                "test_mse": m.test_mse[b].tolist(),
+                "solve_ok": m.solve_ok[b].tolist(),
+            }
+        )
+    return records
+
+
+def first_iteration_at(curve: Sequence[float], threshold: float) -> int | None:
+    """The first iteration whose value reaches ``threshold`` (None if it never does)."""
+    hits = np.nonzero(np.asarray(curve) >= threshold)[0]
+    return int(hits[0]) if hits.size else None
+
+
+def summarize(records: Sequence[dict], threshold: float = 0.9) -> list[dict]:
+    """Aggregate records that share a setting over their seeds (final-iteration values)."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        groups.setdefault(repr(sorted(r["setting"].items())), []).append(r)
+    rows = []
+    for runs in groups.values():
+        test = np.array([r["test_acc"][-1] for r in runs])
+        train = np.array([r["train_acc"][-1] for r in runs])
+        jumps = [first_iteration_at(r["test_acc"], threshold) for r in runs]
+        reached = [j for j in jumps if j is not None]
+        rows.append(
+            {
+                **runs[0]["setting"],
+                "seeds": len(runs),
+                "n_train": int(np.mean([r["n_train"] for r in runs])),
+                "n_test": int(np.mean([r["n_test"] for r in runs])),
+                "train_acc_mean": float(train.mean()),
+                "test_acc_mean": float(test.mean()),
+                "test_acc_std": float(test.std()),
+                "test_acc_min": float(test.min()),
+                "test_acc_max": float(test.max()),
+                "reached": len(reached),
+                "median_iteration_reached": float(np.median(reached)) if reached else None,
+                "solve_failures": int(sum(not all(r["solve_ok"]) for r in runs)),
+            }
+        )
+    return rows
+
+
+def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
+    """A plain-text table; ``columns`` is ``(key, header)`` pairs."""
+    def cell(v):
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return str(v)
+
+    body = [[cell(r.get(k)) for k, _ in columns] for r in rows]
+    headers = [h for _, h in columns]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
+    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, body)])

@@ -159,7 +159,7 @@ def _masked_mean(values: jax.Array, valid: jax.Array) -> jax.Array:
 
 
 def _scores(pred, labels, targets, valid):
-    correct = (jnp.argmax(pred, axis=1) == labels).astype(pred.dtype)
+    correct = (jnp.argmax(pred, axis=1).astype(labels.dtype) == labels).astype(pred.dtype)
     sq = jnp.mean((pred - targets) ** 2, axis=1)
     return _masked_mean(correct, valid), _masked_mean(sq, valid)
 

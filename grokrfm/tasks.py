@@ -59,15 +59,24 @@ class Group:
             ) from None
 
 
+def _integer_name(v) -> str:
+    """``str`` of an integer-valued number; anything else cannot name an element."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))
+        return repr(v)  # never matches an element name, so the caller reports it
+    return str(int(v))
+
+
 def _normalise_element_name(value) -> str:
     if isinstance(value, str):
         parts = [s.strip() for s in value.strip().strip("()").split(",")]
         if len(parts) == 1:
             return parts[0]
         return "(" + ",".join(parts) + ")"
-    if isinstance(value, Sequence):
-        return "(" + ",".join(str(int(v)) for v in value) + ")"
-    return str(int(value))
+    if isinstance(value, (Sequence, np.ndarray)):
+        return "(" + ",".join(_integer_name(v) for v in np.asarray(value).tolist()) + ")"
+    return _integer_name(value)
 
 
 def is_prime(p: int) -> bool:
@@ -97,6 +106,8 @@ def multiplicative_group(p: int) -> Group:
 
 def product_group(factors: Sequence[int]) -> Group:
     """Z_n1 x ... x Z_nk under componentwise addition, mixed radix (last factor fastest)."""
+    if any(isinstance(f, bool) or int(f) != f for f in factors):
+        raise InvalidArgument("group", f"factors must be integers, got {tuple(factors)}")
     factors = tuple(int(f) for f in factors)
     if not factors or any(f < 2 for f in factors):
         raise InvalidArgument("group", f"each factor must be at least 2, got {factors}")

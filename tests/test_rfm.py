@@ -1,0 +1,171 @@
+"""The RFM engine against an independent Python loop, batches against single runs, and
+the paper's central observation at p = 31."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from grokrfm import agop, kernels, partition, rfm, sweep, symmetry, tasks
+from grokrfm.errors import InvalidArgument
+
+
+def relerr(a, b):
+    """Frobenius-relative error. At ridge 0 the solve is ill-conditioned and
+    M = AGOP^(1/2) amplifies round-off in its smallest eigenvalues, so two correct
+    implementations that sum in different orders drift apart by ~1e-9 within a few
+    iterations; runs are compared in norm, not entry by entry."""
+    return float(np.linalg.norm(np.asarray(a) - np.asarray(b)) / np.linalg.norm(np.asarray(b)))
+
+
+def reference_loop(task, split, kernel, iterations, bandwidth=2.5, ridge=0.0, power=0.5):
+    """RFM written plainly: dense inputs, numpy solve, jacfwd AGOP, numpy eigh."""
+    X, Y, labels = task.inputs(), task.targets(), task.labels
+    tr = np.nonzero(np.asarray(split.train))[0]
+    te = np.nonzero(np.asarray(split.test))[0]
+    M = np.eye(2 * task.n)
+    curves = {"train_acc": [], "test_acc": [], "train_mse": [], "test_mse": []}
+    for _ in range(iterations):
+        K_tr = np.asarray(kernels.kernel_matrix(kernel, X[tr], X[tr], M, bandwidth))
+        alpha = np.linalg.solve(K_tr + ridge * np.eye(tr.size), Y[tr])
+        K_te = np.asarray(kernels.kernel_matrix(kernel, X[te], X[tr], M, bandwidth))
+        for name, pred, idx in (("train", K_tr @ alpha, tr), ("test", K_te @ alpha, te)):
+            curves[f"{name}_acc"].append(np.mean(pred.argmax(1) == labels[idx]))
+            curves[f"{name}_mse"].append(np.mean((pred - Y[idx]) ** 2))
+        G = np.asarray(
+            agop.agop_autodiff(kernels.POINTWISE[kernel], jnp.asarray(X[tr]), alpha, M, bandwidth)
+        )
+        w, V = np.linalg.eigh((G + G.T) / 2)
+        M = (V * np.clip(w, 0, None) ** power) @ V.T
+    return curves, M
+
+
+def random_partition(task, key, fraction):
+    split = partition.random_split(key, task.n_points, partition.train_count(task.n_points, fraction))
+    return split, partition.to_partition(split, *partition.capacities(split))
+
+
+@pytest.mark.parametrize("kernel", kernels.KERNELS)
+def test_scan_matches_python_loop(kernel, getkey):
+    task = tasks.make_task("x+y", p=7)
+    split, part = random_partition(task, getkey(), 0.6)
+    ridge = 1e-3 if kernel == "quadratic" else 0.0  # keeps the reference solve well posed
+    config = rfm.RFMConfig(kernel=kernel, iterations=5)
+    result = rfm.run_single(task, config, rfm.make_spec(task, part, ridge=ridge))
+    curves, M = reference_loop(task, split, kernel, 5, ridge=ridge)
+    m = result.metrics
+    np.testing.assert_array_equal(m.train_acc, curves["train_acc"])
+    np.testing.assert_array_equal(m.test_acc, curves["test_acc"])
+    np.testing.assert_allclose(m.train_mse, curves["train_mse"], rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(m.test_mse, curves["test_mse"], rtol=1e-7)
+    assert relerr(result.M, M) < 1e-7
+    assert bool(m.solve_ok.all())
+
+
+@pytest.mark.parametrize("method", ["dense", "autodiff"])
+def test_agop_methods_agree_inside_the_engine(method, getkey):
+    task = tasks.make_task("x*y", p=7)
+    _, part = random_partition(task, getkey(), 0.5)
+    spec = rfm.make_spec(task, part)
+    fast = rfm.run_single(task, rfm.RFMConfig(iterations=4), spec)
+    other = rfm.run_single(task, rfm.RFMConfig(iterations=4, agop=method), spec)
+    assert relerr(other.M, fast.M) < 1e-7
+    np.testing.assert_array_equal(other.metrics.test_acc, fast.metrics.test_acc)
+
+
+def test_custom_kernel_function_matches_builtin(getkey):
+    task = tasks.make_task("x-y", p=5)
+    _, part = random_partition(task, getkey(), 0.5)
+    spec = rfm.make_spec(task, part)
+    config = rfm.RFMConfig(iterations=3)
+    builtin = rfm.run_single(task, config, spec)
+    custom = jax.jit(rfm.make_rfm(task, config, kernel_fn=kernels.gaussian))(spec)
+    assert relerr(custom.M, builtin.M) < 1e-7
+
+
+def test_batch_equals_single_runs(getkey):
+    task = tasks.make_task("x+y", p=11)
+    sym = symmetry.symmetry_group(task)
+    base = partition.degenerate_split(sym, [sym.reflection(0)])
+    splits, settings = sweep.moved_splits(base, [0, 3, 20], [0, 1])
+    parts = partition.to_partitions(splits)
+    spec = rfm.make_spec(task, parts, bandwidth=jnp.array([2.5, 2.0, 2.5, 3.0, 2.5]))
+    config = rfm.RFMConfig(iterations=6)
+    batch = rfm.run_batch(task, config, spec)
+    assert len(settings) == 5 and batch.M.shape == (5, 22, 22)
+    for b in range(5):
+        one = rfm.run_single(task, config, jax.tree.map(lambda x, b=b: x[b], spec))
+        assert relerr(batch.M[b], one.M) < 1e-7
+        np.testing.assert_array_equal(batch.metrics.test_acc[b], one.metrics.test_acc)
+        assert relerr(batch.alpha[b], one.alpha) < 1e-6
+
+
+def test_padding_to_a_larger_capacity_changes_nothing(getkey):
+    task = tasks.make_task("x+y", p=7)
+    split, part = random_partition(task, getkey(), 0.5)
+    padded = partition.to_partition(split, 40, 30)
+    config = rfm.RFMConfig(iterations=4)
+    a = rfm.run_single(task, config, rfm.make_spec(task, part))
+    b = rfm.run_single(task, config, rfm.make_spec(task, padded))
+    assert relerr(a.M, b.M) < 1e-7
+    np.testing.assert_array_equal(a.metrics.test_acc, b.metrics.test_acc)
+    np.testing.assert_allclose(a.metrics.test_mse, b.metrics.test_mse, rtol=1e-10)
+
+
+@pytest.mark.parametrize("iterations,every", [(5, 2), (4, 2), (3, 5)])
+def test_history_records_M_every_k_iterations(iterations, every, getkey):
+    task = tasks.make_task("x+y", p=5)
+    _, part = random_partition(task, getkey(), 0.6)
+    spec = rfm.make_spec(task, part)
+    result = rfm.run_single(task, rfm.RFMConfig(iterations=iterations, save_every=every), spec)
+    steps = list(range(0, iterations + 1, every))
+    assert result.M_history.shape[0] == len(steps)
+    for i, t in enumerate(steps):
+        expected = spec.M0 if t == 0 else rfm.run_single(task, rfm.RFMConfig(iterations=t), spec).M
+        assert relerr(result.M_history[i], expected) < 1e-7
+    plain = rfm.run_single(task, rfm.RFMConfig(iterations=iterations), spec)
+    assert relerr(result.M, plain.M) < 1e-7
+    np.testing.assert_array_equal(result.metrics.test_acc, plain.metrics.test_acc)
+    before_last = rfm.run_single(task, rfm.RFMConfig(iterations=iterations - 1), spec).M
+    assert relerr(result.alpha_M, before_last) < 1e-7
+
+
+def test_symmetry_trap_and_its_breaking_at_p31():
+    """PAPER.md section 5 item 2 at p = 31: holding out the fixed points of s gives 0%
+    test accuracy at 100% train; moving one random training point breaks the symmetry."""
+    task = tasks.make_task("x+y", p=31)
+    sym = symmetry.symmetry_group(task)
+    base = partition.degenerate_split(sym, [sym.reflection(0)])
+    splits, settings = sweep.moved_splits(base, [0, 1], [0, 1, 2])
+    result, _ = sweep.run_splits(task, rfm.RFMConfig(iterations=20), splits)
+    m = jax.tree.map(np.asarray, result.metrics)
+    moved = np.array([s["moved"] for s in settings])
+    assert m.solve_ok.all()
+    assert (m.train_acc[:, -1] == 1.0).all()
+    assert (m.test_acc[moved == 0] == 0.0).all()  # at every iteration
+    broken = m.test_acc[moved == 1, -1]
+    assert (broken >= 0.8).sum() >= 2, broken
+
+
+def test_bad_configuration_is_rejected_before_compute():
+    task = tasks.make_task("x+y", p=5)
+    for config, argument in (
+        (rfm.RFMConfig(kernel="cauchy"), "kernel"),
+        (rfm.RFMConfig(iterations=0), "iters"),
+        (rfm.RFMConfig(agop="magic"), "agop"),
+        (rfm.RFMConfig(save_every=-1), "save_every"),
+    ):
+        with pytest.raises(InvalidArgument) as err:
+            rfm.make_rfm(task, config)
+        assert err.value.argument == argument
+    split = partition.Split(jnp.arange(25) < 10, jnp.arange(25) >= 10)
+    part = partition.to_partition(split, 10, 15)
+    for kwargs, argument in (
+        ({"bandwidth": 0.0}, "bandwidth"),
+        ({"ridge": -1.0}, "ridge"),
+        ({"power": float("nan")}, "power"),
+        ({"M0": jnp.eye(4)}, "M0"),
+    ):
+        with pytest.raises(InvalidArgument) as err:
+            rfm.make_spec(task, part, **kwargs)
+        assert err.value.argument == argument

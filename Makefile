@@ -26,6 +26,7 @@ headline: $(STAMP)  ## the paper's headline: Gaussian x+y mod 61, 60 iterations,
 
 lint: $(STAMP)
 	$(PY) -m ruff check grokrfm experiments benchmarks tests
+	$(PY) -m ruff format --check grokrfm experiments benchmarks tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

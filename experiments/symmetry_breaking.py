@@ -25,16 +25,23 @@ def parse_args(argv=None) -> argparse.Namespace:
         prog="python -m experiments.symmetry_breaking",
         description=__doc__.split("\n\n")[0],
     )
-    cli.add_task_arguments(parser, op="x+y", p=31)
+    cli.add_task_arguments(parser, op="x+y", p=41)
     cli.add_rfm_arguments(parser, iters=30)
     parser.add_argument(
-        "--reflections", nargs="+", default=None, metavar="K",
+        "--reflections",
+        nargs="+",
+        default=None,
+        metavar="K",
         help="hold out the fixed points of sr^K (K an element: 35, or 3,2 for products); "
         "default: the identity, i.e. s",
     )
     parser.add_argument(
-        "--moved", type=int, nargs="+", default=[0, 1], metavar="M",
-        help="numbers of random training points moved to the test set (default 0 1)",
+        "--moved",
+        type=int,
+        nargs="+",
+        default=[0, 1, 10],
+        metavar="M",
+        help="numbers of random training points moved to the test set (default 0 1 10)",
     )
     parser.add_argument("--seeds", type=int, default=3, help="seeds per setting (default 3)")
     parser.add_argument("--out", default="results/symmetry_breaking", help="output folder")
@@ -114,7 +121,9 @@ def main(argv=None) -> dict:
     from grokrfm import plotting
 
     plotting.accuracy_curves(
-        records, "moved", f"{args.out}/test_accuracy.png",
+        records,
+        "moved",
+        f"{args.out}/test_accuracy.png",
         title=f"{task.name}, test = fixed points of {', '.join(names)} ({config.kernel})",
     )
     print(f"wrote {path} and {args.out}/test_accuracy.png")

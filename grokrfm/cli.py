@@ -22,7 +22,11 @@ def add_task_arguments(parser: argparse.ArgumentParser, op="x+y", p=31) -> None:
     g.add_argument("--op", default=op, help=f"operation, one of {tasks.OPERATIONS}")
     g.add_argument("--p", type=int, default=None, help=f"modulus (default {p})")
     g.add_argument(
-        "--group", type=int, nargs="+", default=None, metavar="N",
+        "--group",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="N",
         help="abelian product Z_N1 x ... x Z_Nk instead of --p (x+y, x-y)",
     )
     parser.set_defaults(_default_p=p)

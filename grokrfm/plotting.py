@@ -40,7 +40,7 @@ def accuracy_curves(
     for r in records:
         groups.setdefault(r["setting"][label_key], []).append(r)
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[0], metrics, strict=True):
         for i, (value, runs) in enumerate(groups.items()):
             curves = 100 * np.array([r[metric] for r in runs])
             it = np.arange(curves.shape[1])

@@ -54,7 +54,9 @@ class RFMConfig(NamedTuple):
         if int(self.iterations) < 1:
             raise InvalidArgument("iters", f"need at least one iteration, got {self.iterations}")
         if self.agop not in AGOP_METHODS:
-            raise InvalidArgument("agop", f"unknown method {self.agop!r}; choose from {AGOP_METHODS}")
+            raise InvalidArgument(
+                "agop", f"unknown method {self.agop!r}; choose from {AGOP_METHODS}"
+            )
         if int(self.save_every) < 0:
             raise InvalidArgument("save_every", f"must be >= 0, got {self.save_every}")
         return self
@@ -166,7 +168,7 @@ def _scores(pred, labels, targets, valid):
 
 def make_rfm(
     task: Task,
-    config: RFMConfig = RFMConfig(),
+    config: RFMConfig | None = None,
     kernel_fn: kernels_.PointwiseKernel | None = None,
 ) -> Callable[[RunSpec], RFMResult]:
     """Build the pure single-run function for ``task``.
@@ -180,7 +182,7 @@ def make_rfm(
     Returns:
       ``run(spec) -> RFMResult``, pure and jittable; vmap it over a batched spec.
     """
-    config = config.validate()
+    config = (config or RFMConfig()).validate()
     pairs_all = jnp.asarray(task.pairs, jnp.int32)  # (n^2, 2), row g is grid point g
     labels_all = jnp.asarray(task.labels, jnp.int32)
     n = task.n
@@ -242,9 +244,7 @@ def make_rfm(
             )
         elif method == "dense":
             X = agop_.pair_inputs(tr_pairs, n, M.dtype)
-            G = agop_.agop_dense(
-                config.kernel, X, alpha, M, spec.bandwidth, valid, config.centre
-            )
+            G = agop_.agop_dense(config.kernel, X, alpha, M, spec.bandwidth, valid, config.centre)
         else:
             X = agop_.pair_inputs(tr_pairs, n, M.dtype)
             G = agop_.agop_autodiff(pointwise, X, alpha, M, spec.bandwidth, valid, config.centre)

@@ -135,6 +135,7 @@ def summarize(records: Sequence[dict], threshold: float = 0.9) -> list[dict]:
 
 def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
     """A plain-text table; ``columns`` is ``(key, header)`` pairs."""
+
     def cell(v):
         if v is None:
             return "-"
@@ -145,5 +146,5 @@ def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> st
     body = [[cell(r.get(k)) for k, _ in columns] for r in rows]
     headers = [h for _, h in columns]
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
-    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))  # noqa: E731
+    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths, strict=True))  # noqa: E731
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, body)])

@@ -54,9 +54,7 @@ class Group:
         try:
             return self.element_names.index(key)
         except ValueError:
-            raise InvalidArgument(
-                argument, f"{value!r} is not an element of {self.name}"
-            ) from None
+            raise InvalidArgument(argument, f"{value!r} is not an element of {self.name}") from None
 
 
 def _integer_name(v) -> str:

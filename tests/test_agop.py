@@ -69,7 +69,8 @@ def test_padding_does_not_change_the_agop(kernel, getkey):
     padded_alpha = jnp.concatenate([alpha, jnp.full((pad, n), 7.0)])
     valid = jnp.arange(N + pad) < N
     for fn in (agop.agop_pairs, agop.agop_dense):
-        inputs = padded_pairs if fn is agop.agop_pairs else agop.pair_inputs(padded_pairs, n, jnp.float64)
+        dense = agop.pair_inputs(padded_pairs, n, jnp.float64)
+        inputs = padded_pairs if fn is agop.agop_pairs else dense
         got = fn(kernel, inputs, padded_alpha, M, 2.5, valid)
         assert relerr(got, ref) < 1e-12
     X = agop.pair_inputs(padded_pairs, n, jnp.float64)

@@ -41,7 +41,8 @@ def reference_loop(task, split, kernel, iterations, bandwidth=2.5, ridge=0.0, po
 
 
 def random_partition(task, key, fraction):
-    split = partition.random_split(key, task.n_points, partition.train_count(task.n_points, fraction))
+    n_train = partition.train_count(task.n_points, fraction)
+    split = partition.random_split(key, task.n_points, n_train)
     return split, partition.to_partition(split, *partition.capacities(split))
 
 

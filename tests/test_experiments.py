@@ -1,0 +1,104 @@
+"""Entry points end to end at toy sizes: files written, bad input refused up front."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import rfm_bench
+from experiments import symmetry_breaking
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_symmetry_breaking_writes_results_and_figure(tmp_path):
+    out = tmp_path / "sb"
+    symmetry_breaking.main(
+        ["--p", "7", "--iters", "3", "--moved", "0", "2", "--seeds", "2", "--out", str(out)]
+    )
+    data = json.loads((out / "results.json").read_text())
+    assert set(data) >= {"config", "environment", "runs", "summary"}
+    assert data["environment"]["x64"] is True and data["environment"]["jax"]
+    assert data["config"]["reflections"] == ["sr^0"]
+    runs = data["runs"]
+    assert [(r["setting"]["moved"], r["seed"]) for r in runs] == [(0, 0), (2, 0), (2, 1)]
+    for r in runs:
+        assert r["n_train"] + r["n_test"] == 49
+        assert r["n_test"] == 7 + r["setting"]["moved"]
+        for key in ("train_acc", "test_acc", "train_mse", "test_mse"):
+            assert len(r[key]) == 3
+    assert (out / "test_accuracy.png").stat().st_size > 1000
+    assert not list(out.glob(".*"))  # no temporary files left behind
+
+
+def test_product_group_and_several_reflections(tmp_path):
+    out = tmp_path / "prod"
+    data = symmetry_breaking.main(
+        [
+            "--group",
+            "3",
+            "5",
+            "--reflections",
+            "0,0",
+            "1,2",
+            "--iters",
+            "2",
+            "--moved",
+            "1",
+            "--seeds",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
+    assert data["config"]["group"] == "Z_3 x Z_5"
+    assert data["config"]["reflections"] == ["sr^(0,0)", "sr^(1,2)"]
+    # Each reflection of x+y fixes n = 15 points; for odd n no point is fixed by two.
+    assert data["runs"][0]["n_test"] == 30 + 1
+
+
+@pytest.mark.parametrize(
+    "argv,argument",
+    [
+        (["--op", "x*y", "--p", "12"], "p"),
+        (["--p", "1"], "p"),
+        (["--op", "x^y"], "op"),
+        (["--kernel", "cauchy"], "kernel"),
+        (["--reflections", "7"], "reflections"),
+        (["--op", "x*y", "--p", "7", "--reflections", "0"], "reflections"),
+        (["--moved", "100"], "moved"),
+        (["--moved", "-1"], "moved"),
+        (["--bandwidth", "-1"], "bandwidth"),
+        (["--iters", "0"], "iters"),
+        (["--seeds", "0"], "seeds"),
+    ],
+)
+def test_bad_arguments_fail_before_compute(argv, argument, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        symmetry_breaking.main(["--p", "7", "--out", str(tmp_path / "x"), *argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {argument}: ")
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_prints_errors_without_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.symmetry_breaking", "--op", "x/y", "--p", "15"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: p: x*y and x/y need a prime modulus, got 15"
+
+
+def test_benchmark_runs_at_toy_size(tmp_path):
+    payload = rfm_bench.main(["--p", "5", "--repeats", "1", "--out", str(tmp_path)])
+    rows = payload["iteration_vs_cholesky"]
+    assert [(r["p"], r["split"]) for r in rows] == [(5, "degenerate"), (5, "random50")]
+    assert all(r["ratio"] > 0 and r["n_train"] > 0 for r in rows)
+    assert (tmp_path / "bench.json").exists()

@@ -11,7 +11,7 @@ M_t, before the update, so iteration 0 is the plain kernel.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from grokrfm import agop as agop_
+from grokrfm import distribute, memory
 from grokrfm import kernels as kernels_
 from grokrfm.errors import InvalidArgument
 from grokrfm.partition import Partition
@@ -40,6 +41,9 @@ class RFMConfig(NamedTuple):
       agop: ``"pairs"`` (closed form exploiting one-hot pairs; fastest), ``"dense"``
         (closed form on dense inputs) or ``"autodiff"`` (``jacfwd``; any kernel).
       save_every: record M every k iterations in ``M_history`` (0: do not record).
+      solve_retries: jittered retries after a failed Cholesky factorisation (see
+        :mod:`grokrfm.solve`); None picks the policy by dtype: 0 in float64 (failures
+        are reported, never masked), 3 in float32.
     """
 
     kernel: str = "gaussian"
@@ -48,6 +52,7 @@ class RFMConfig(NamedTuple):
     normalize: bool = False
     agop: str = "pairs"
     save_every: int = 0
+    solve_retries: int | None = None
 
     def validate(self) -> RFMConfig:
         kernels_.check_kernel(self.kernel)
@@ -59,6 +64,8 @@ class RFMConfig(NamedTuple):
             )
         if int(self.save_every) < 0:
             raise InvalidArgument("save_every", f"must be >= 0, got {self.save_every}")
+        if self.solve_retries is not None and int(self.solve_retries) < 0:
+            raise InvalidArgument("solve_retries", f"must be >= 0, got {self.solve_retries}")
         return self
 
 
@@ -81,13 +88,21 @@ class RunSpec(NamedTuple):
 
 
 class Metrics(NamedTuple):
-    """Per-iteration curves, each ``(T,)``: accuracies in [0, 1], MSE over points and classes."""
+    """Per-iteration curves, each ``(T,)``.
+
+    Attributes:
+      train_acc, test_acc: argmax accuracy in [0, 1] (NaN for an empty test set).
+      train_mse, test_mse: mean over points and classes of (prediction - one-hot)^2.
+      solve_ok: bool, the Cholesky solve gave finite coefficients.
+      jitter: diagonal added beyond the requested ridge by the retry policy (0 normally).
+    """
 
     train_acc: jax.Array
     test_acc: jax.Array
     train_mse: jax.Array
     test_mse: jax.Array
-    solve_ok: jax.Array  # bool: the Cholesky solve gave finite coefficients
+    solve_ok: jax.Array
+    jitter: jax.Array
 
 
 class RFMResult(NamedTuple):
@@ -222,7 +237,10 @@ def make_rfm(
         both = valid[:, None] & valid[None, :]
         eye = jnp.eye(valid.shape[0], dtype=M.dtype)
         K = jnp.where(both, K_grid[part.train_idx], eye)  # padding: identity, alpha = 0
-        alpha, ok = solve(K, tr_targets, valid, spec.ridge)
+        retries = config.solve_retries
+        if retries is None:
+            retries = 0 if M.dtype == jnp.float64 else 3
+        alpha, ok, jitter = solve(K, tr_targets, valid, spec.ridge, retries=int(retries))
         grid_pred = K_grid @ alpha  # (n^2, c): every grid point's prediction at once
         train_pred = jnp.where(valid[:, None], grid_pred[part.train_idx], 0.0)
         test_pred = grid_pred[part.test_idx]
@@ -251,9 +269,16 @@ def make_rfm(
         M_next = agop_.matrix_power(G, spec.power)
         if config.normalize:
             M_next = M_next / jnp.max(jnp.abs(M_next))
-        return M_next, Metrics(train_acc, test_acc, train_mse, test_mse, ok), alpha
+        metrics = Metrics(train_acc, test_acc, train_mse, test_mse, ok, jitter)
+        return M_next, metrics, alpha
 
     def run(spec: RunSpec) -> RFMResult:
+        # float32 matmuls on GPU default to TF32-like passes; the solve and the AGOP need
+        # full precision (this is a no-op on CPU and in float64).
+        with jax.default_matmul_precision("highest"):
+            return _run(spec)
+
+    def _run(spec: RunSpec) -> RFMResult:
         def body(carry, _):
             M, _, _ = carry
             M_next, metrics, alpha = step(M, spec)
@@ -290,9 +315,66 @@ def batched_rfm(task: Task, config: RFMConfig) -> Callable[[RunSpec], RFMResult]
     return jax.jit(jax.vmap(make_rfm(task, config)))
 
 
-def run_batch(task: Task, config: RFMConfig, specs: RunSpec) -> RFMResult:
-    """Run every spec of a batched :class:`RunSpec` in one compiled, vmapped call."""
-    return batched_rfm(task, config.validate())(specs)
+@functools.lru_cache(maxsize=32)
+def sharded_rfm(task: Task, config: RFMConfig, devices: tuple) -> Callable[[RunSpec], RFMResult]:
+    """The batched run with its batch axis sharded over ``devices`` (cached)."""
+    return distribute.sharded(make_rfm(task, config), devices)
+
+
+def run_batch(
+    task: Task,
+    config: RFMConfig,
+    specs: RunSpec,
+    devices: Sequence[jax.Device] | None = None,
+    memory_budget: int | None = None,
+) -> RFMResult:
+    """Run every spec of a batched :class:`RunSpec`, in as few compiled calls as fit.
+
+    The batch is split into equal chunks whose estimated working memory
+    (:func:`grokrfm.memory.run_bytes`) fits ``memory_budget`` on each device (the last
+    chunk is padded, so there is one compilation); with several devices each chunk's
+    batch axis is sharded over them (:mod:`grokrfm.distribute`).
+
+    Args:
+      task: the task the specs' partitions index into.
+      config: static choices.
+      specs: a :class:`RunSpec` with a leading batch axis.
+      devices: devices to spread the batch over (default: all of the default backend).
+      memory_budget: bytes per device (default :func:`grokrfm.memory.default_budget_bytes`).
+
+    Raises:
+      InvalidArgument: naming ``memory_budget`` when a single run cannot fit.
+    """
+    config = config.validate()
+    devices = list(devices) if devices is not None else jax.devices()
+    if len(devices) > 1:
+        run = sharded_rfm(task, config, tuple(devices))
+    else:
+        run = batched_rfm(task, config)
+    total = distribute.batch_size(specs)
+    train_cap = specs.partition.train_idx.shape[-1]
+    test_cap = specs.partition.test_idx.shape[-1]
+    per_run = memory.run_bytes(task.n, train_cap, test_cap, specs.M0.dtype.itemsize)
+    budget = memory_budget if memory_budget is not None else memory.default_budget_bytes(devices[0])
+    size = memory.chunk_size(
+        total,
+        per_run,
+        budget,
+        len(devices),
+        what=f"one run of {task.name} ({train_cap} training points)",
+    )
+    outputs = []
+    for start in range(0, total, size):
+        chunk = jax.tree.map(lambda x, start=start: x[start : start + size], specs)
+        chunk = distribute.pad_batch(chunk, size)
+        if len(devices) > 1:
+            chunk = distribute.place(chunk, devices)
+        out = run(chunk)
+        keep = min(size, total - start)
+        outputs.append(jax.tree.map(lambda x, keep=keep: x[:keep], out))
+    if len(outputs) == 1:
+        return outputs[0]
+    return jax.tree.map(lambda *xs: jnp.concatenate(xs), *outputs)
 
 
 def run_single(task: Task, config: RFMConfig, spec: RunSpec) -> RFMResult:

@@ -92,6 +92,7 @@ def run_records(
                 "train_mse": m.train_mse[b].tolist(),
                 "test_mse": m.test_mse[b].tolist(),
                 "solve_ok": m.solve_ok[b].tolist(),
+                "jitter": m.jitter[b].tolist(),
             }
         )
     return records

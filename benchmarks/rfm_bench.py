@@ -1,33 +1,48 @@
-"""RFM iteration cost relative to its floor, the exact solve of the training kernel.
+"""How fast RFM runs here, as ratios measured in one process (``make bench``).
 
-For each modulus and split, in one process and after warm-up, this times
+1. One RFM iteration against a bare float64 Cholesky solve (``cho_factor`` +
+   ``cho_solve``) of a training kernel of the same size with the same right-hand sides,
+   for x+y at p = 31, 41, 61 on the degenerate split (fixed points of s held out) and a
+   50% random split; medians over repeats, after warm-up, at a learned M.
+2. The paper's headline run (Gaussian, x+y mod 61, s held out, one point moved, 60
+   iterations) in a fresh process, in float64 and in float32: wall time (compile
+   included), peak resident memory, final accuracies, and how far the float32 run's
+   accuracies and M are from float64's.
+3. Batch scaling at p = 31: B = 1, 8, 32 runs in one vmapped call against B separate
+   calls, as time per run, and how many compilations the batched calls needed.
 
-* one RFM iteration (kernel, Cholesky solve, predictions, AGOP, eigh update), and
-* a bare float64 Cholesky solve (``cho_factor`` + ``cho_solve``) of a training kernel of
-  the same size with the same number of right-hand sides,
+Absolute times on a shared 2-core machine are noisy; the ratios are what to compare.
 
-and reports their ratio (medians over repeats). Ratios are what to compare across
-machines and runs; absolute times on a shared 2-core machine are noisy.
-
-    python -m benchmarks.rfm_bench                 # p = 31, 41, 61
-    python -m benchmarks.rfm_bench --p 31 --repeats 3
+    python -m benchmarks.rfm_bench                       # everything (~6 min on 2 cores)
+    python -m benchmarks.rfm_bench --sections ratio --p 31
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 from grokrfm import runtime
 
-runtime.configure()
+if "--worker" not in sys.argv:
+    runtime.configure()
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import jax.scipy.linalg as jsl  # noqa: E402
+import numpy as np  # noqa: E402
 
 from grokrfm import partition, results, rfm, sweep, symmetry, tasks  # noqa: E402
+
+PUBLISHED_HEADLINE_S = 217.0  # PAPER.md / issue: published PyTorch code, 2-core CPU
 
 
 def median_time(fn, *args, repeats: int) -> float:
@@ -41,15 +56,14 @@ def median_time(fn, *args, repeats: int) -> float:
 
 
 def bare_cholesky_time(n_train: int, n_classes: int, repeats: int) -> float:
-    key = jax.random.PRNGKey(0)
-    X = jax.random.normal(key, (n_train, 8))
+    X = jax.random.normal(jax.random.PRNGKey(0), (n_train, 8))
     A = jnp.exp(-jnp.sum((X[:, None] - X[None]) ** 2, -1) / 16) + 1e-3 * jnp.eye(n_train)
     Y = jnp.ones((n_train, n_classes))
     solve = jax.jit(lambda A, Y: jsl.cho_solve(jsl.cho_factor(A), Y))
     return median_time(solve, A, Y, repeats=repeats)
 
 
-def splits_for(task: tasks.Task, kind: str):
+def split_for(task: tasks.Task, kind: str) -> partition.Split:
     if kind == "degenerate":
         sym = symmetry.symmetry_group(task)
         return partition.degenerate_split(sym, [sym.reflection(0)])
@@ -59,12 +73,11 @@ def splits_for(task: tasks.Task, kind: str):
 
 def iteration_ratio(p: int, kind: str, repeats: int, warm_iterations: int = 3) -> dict:
     task = tasks.make_task("x+y", p=p)
-    split = splits_for(task, kind)
+    split = split_for(task, kind)
     part = partition.to_partition(split, *partition.capacities(split))
     spec = rfm.make_spec(task, part)
-    # Time an iteration at a learned M (after a few updates), not only at M = I.
     warm = jax.jit(rfm.make_rfm(task, rfm.RFMConfig(iterations=warm_iterations)))(spec)
-    spec = spec._replace(M0=warm.M)
+    spec = spec._replace(M0=warm.M)  # time an iteration at a learned M, not only at M = I
     one = jax.jit(rfm.make_rfm(task, rfm.RFMConfig(iterations=1)))
     t_iter = median_time(one, spec, repeats=repeats)
     n_train = int(part.train_valid.sum())
@@ -79,32 +92,197 @@ def iteration_ratio(p: int, kind: str, repeats: int, warm_iterations: int = 3) -
     }
 
 
+# --- the headline run, in a fresh process per dtype ------------------------------------
+
+
+def headline_worker(dtype: str, p: int, iterations: int, out: str) -> None:
+    """Child process: one headline run; writes M and curves to ``out`` (npz)."""
+    runtime.configure(x64=dtype == "float64")
+    task = tasks.make_task("x+y", p=p)
+    sym = symmetry.symmetry_group(task)
+    base = partition.degenerate_split(sym, [sym.reflection(0)])
+    splits, _ = sweep.moved_splits(base, [1], [0])
+    start = time.perf_counter()
+    result, _ = sweep.run_splits(task, rfm.RFMConfig(iterations=iterations), splits)
+    jax.block_until_ready(result)
+    wall = time.perf_counter() - start
+    m = result.metrics
+    np.savez(
+        out,
+        wall=wall,
+        peak_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,  # Linux: KiB
+        M=np.asarray(result.M[0]),
+        test_acc=np.asarray(m.test_acc[0]),
+        train_acc=np.asarray(m.train_acc[0]),
+        solve_ok=np.asarray(m.solve_ok[0]),
+        jitter=np.asarray(m.jitter[0]),
+    )
+
+
+def headline(dtype: str, p: int, iterations: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "run.npz")
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.rfm_bench",
+            "--worker",
+            dtype,
+            "--p",
+            str(p),
+            "--iters",
+            str(iterations),
+            "--out",
+            out,
+        ]
+        subprocess.run(cmd, check=True, env=dict(os.environ))
+        data = dict(np.load(out))
+    return {
+        "dtype": dtype,
+        "p": p,
+        "iterations": iterations,
+        "wall_s": float(data["wall"]),
+        "speedup_vs_published": PUBLISHED_HEADLINE_S / float(data["wall"]),
+        # The whole child process: Python, jaxlib and XLA's buffers.
+        "peak_rss_mb": float(data["peak_kib"]) / 1024,
+        "final_test_acc": float(data["test_acc"][-1]),
+        "final_train_acc": float(data["train_acc"][-1]),
+        "solve_failures": int((~data["solve_ok"].astype(bool)).sum()),
+        "jittered_iterations": int((data["jitter"] > 0).sum()),
+        "_M": data["M"],
+        "_test_acc": data["test_acc"],
+    }
+
+
+def compare_dtypes(f64: dict, f32: dict) -> dict:
+    M64, M32 = f64.pop("_M"), f32.pop("_M")
+    a64, a32 = f64.pop("_test_acc"), f32.pop("_test_acc")
+    return {
+        "M_relative_difference": float(np.linalg.norm(M32 - M64) / np.linalg.norm(M64)),
+        "iterations_with_same_test_acc": int((a64 == a32).sum()),
+        "max_test_acc_difference": float(np.abs(a64 - a32).max()),
+        "time_ratio_f32_over_f64": f32["wall_s"] / f64["wall_s"],
+    }
+
+
+# --- batch scaling ---------------------------------------------------------------------
+
+
+def batch_scaling(p: int, sizes, iterations: int, repeats: int) -> list[dict]:
+    task = tasks.make_task("x+y", p=p)
+    sym = symmetry.symmetry_group(task)
+    base = partition.degenerate_split(sym, [sym.reflection(0)])
+    config = rfm.RFMConfig(iterations=iterations)
+    batched = jax.jit(jax.vmap(rfm.make_rfm(task, config)))
+    rows = []
+    single_spec = None
+    for B in sizes:
+        splits, _ = sweep.moved_splits(base, [1], list(range(B)))
+        spec = rfm.make_spec(task, partition.to_partitions(splits))
+        if single_spec is None:
+            single_spec = jax.tree.map(lambda x: x[:1], spec)
+            t_single = median_time(batched, single_spec, repeats=repeats)
+        t_batch = median_time(batched, spec, repeats=max(1, repeats // 2))
+        rows.append(
+            {
+                "p": p,
+                "B": B,
+                "iterations": iterations,
+                "batched_per_run_s": t_batch / B,
+                "separate_per_run_s": t_single,
+                "ratio": t_batch / (B * t_single),
+            }
+        )
+    compiles = batched._cache_size()
+    for r in rows:
+        r["compilations_for_all_sizes"] = compiles  # one per distinct B
+    return rows
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.rfm_bench", description=__doc__)
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        default=["ratio", "headline", "batch"],
+        choices=["ratio", "headline", "batch"],
+    )
     parser.add_argument("--p", type=int, nargs="+", default=[31, 41, 61])
     parser.add_argument("--splits", nargs="+", default=["degenerate", "random50"])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--headline-p", type=int, default=61)
+    parser.add_argument("--iters", type=int, default=60)
+    parser.add_argument("--batch-p", type=int, default=31)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--out", default="results/bench")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        return headline_worker(args.worker, args.p[0], args.iters, args.out)
 
-    rows = [iteration_ratio(p, kind, args.repeats) for p in args.p for kind in args.splits]
-    print("Gaussian RFM, x+y, float64: one iteration vs a bare Cholesky solve of its kernel")
-    print(
-        sweep.format_table(
-            rows,
-            [
-                ("p", "p"),
-                ("split", "split"),
-                ("n_train", "n_train"),
-                ("iteration_s", "iteration (s)"),
-                ("cholesky_s", "cholesky (s)"),
-                ("ratio", "ratio"),
-            ],
+    payload: dict = {"environment": results.environment()}
+    if "ratio" in args.sections:
+        rows = [iteration_ratio(p, kind, args.repeats) for p in args.p for kind in args.splits]
+        payload["iteration_vs_cholesky"] = rows
+        print("\n1. Gaussian RFM, x+y, float64: one iteration vs a bare Cholesky solve")
+        print(
+            sweep.format_table(
+                rows,
+                [
+                    ("p", "p"),
+                    ("split", "split"),
+                    ("n_train", "n_train"),
+                    ("iteration_s", "iteration (s)"),
+                    ("cholesky_s", "cholesky (s)"),
+                    ("ratio", "ratio"),
+                ],
+            )
         )
-    )
-    payload = {"environment": results.environment(), "iteration_vs_cholesky": rows}
-    path = results.write_json(f"{args.out}/bench.json", payload)
-    print(f"wrote {path}")
+    if "headline" in args.sections:
+        runs = [headline(d, args.headline_p, args.iters) for d in ("float64", "float32")]
+        payload["headline_dtypes"] = compare_dtypes(*runs)
+        payload["headline"] = runs
+        print(
+            f"\n2. Headline run (x+y mod {args.headline_p}, s held out, 1 point moved, "
+            f"{args.iters} iterations), fresh process each"
+        )
+        print(
+            sweep.format_table(
+                runs,
+                [
+                    ("dtype", "dtype"),
+                    ("wall_s", "wall (s)"),
+                    ("speedup_vs_published", f"x faster than {PUBLISHED_HEADLINE_S:.0f} s"),
+                    ("peak_rss_mb", "peak RSS (MB)"),
+                    ("final_train_acc", "train acc"),
+                    ("final_test_acc", "test acc"),
+                    ("solve_failures", "solve fails"),
+                    ("jittered_iterations", "jittered"),
+                ],
+            )
+        )
+        print("   float32 vs float64:", json.dumps(payload["headline_dtypes"]))
+    if "batch" in args.sections:
+        rows = batch_scaling(args.batch_p, args.batch_sizes, 10, args.repeats)
+        payload["batch_scaling"] = rows
+        print(
+            f"\n3. Batch scaling at p = {args.batch_p} (10 iterations): one vmapped call "
+            "vs separate calls"
+        )
+        print(
+            sweep.format_table(
+                rows,
+                [
+                    ("B", "B"),
+                    ("batched_per_run_s", "batched s/run"),
+                    ("separate_per_run_s", "separate s/run"),
+                    ("ratio", "ratio"),
+                    ("compilations_for_all_sizes", "compiles"),
+                ],
+            )
+        )
+    path = results.write_json(Path(args.out) / "bench.json", payload)
+    print(f"\nwrote {path}")
     return payload
 
 

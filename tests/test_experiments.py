@@ -97,8 +97,33 @@ def test_cli_prints_errors_without_traceback():
 
 
 def test_benchmark_runs_at_toy_size(tmp_path):
-    payload = rfm_bench.main(["--p", "5", "--repeats", "1", "--out", str(tmp_path)])
+    payload = rfm_bench.main(
+        [
+            "--p",
+            "5",
+            "--repeats",
+            "1",
+            "--headline-p",
+            "7",
+            "--iters",
+            "2",
+            "--batch-p",
+            "5",
+            "--batch-sizes",
+            "1",
+            "3",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     rows = payload["iteration_vs_cholesky"]
     assert [(r["p"], r["split"]) for r in rows] == [(5, "degenerate"), (5, "random50")]
     assert all(r["ratio"] > 0 and r["n_train"] > 0 for r in rows)
-    assert (tmp_path / "bench.json").exists()
+    f64, f32 = payload["headline"]
+    assert (f64["dtype"], f32["dtype"]) == ("float64", "float32")
+    assert f64["final_train_acc"] == 1.0 and f64["peak_rss_mb"] > 0
+    assert payload["headline_dtypes"]["M_relative_difference"] >= 0
+    assert [r["B"] for r in payload["batch_scaling"]] == [1, 3]
+    assert payload["batch_scaling"][0]["compilations_for_all_sizes"] == 2
+    saved = json.loads((tmp_path / "bench.json").read_text())
+    assert set(saved) >= {"iteration_vs_cholesky", "headline", "batch_scaling"}

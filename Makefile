@@ -1,15 +1,17 @@
 # Every target sets itself up: a fresh machine needs only python3 (>= 3.10) and make.
 PYTHON ?= python3
 VENV ?= .venv
+# Optional dependency groups, e.g. `make clean && make bench-gpu EXTRAS=dev,cuda12`.
+EXTRAS ?= dev
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint headline clean
+.PHONY: demo test bench bench-gpu lint headline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 demo: $(STAMP)  ## the main job at a CPU-sized default (about a minute on 2 cores)
@@ -30,3 +32,6 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+bench-gpu: $(STAMP)  ## on a machine with a GPU: checks + p = 61 batch of 64 + p = 97, f64 and f32
+	$(PY) -m benchmarks.gpu_check

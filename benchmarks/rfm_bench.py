@@ -95,6 +95,21 @@ def iteration_ratio(p: int, kind: str, repeats: int, warm_iterations: int = 3) -
 # --- the headline run, in a fresh process per dtype ------------------------------------
 
 
+def peak_rss_kib() -> float:
+    """This process's peak resident memory in KiB.
+
+    ``VmHWM`` belongs to the process image, so unlike ``ru_maxrss`` (which a child
+    inherits from the parent that forked it) it measures only this process.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def headline_worker(dtype: str, p: int, iterations: int, out: str) -> None:
     """Child process: one headline run; writes M and curves to ``out`` (npz)."""
     runtime.configure(x64=dtype == "float64")
@@ -102,15 +117,24 @@ def headline_worker(dtype: str, p: int, iterations: int, out: str) -> None:
     sym = symmetry.symmetry_group(task)
     base = partition.degenerate_split(sym, [sym.reflection(0)])
     splits, _ = sweep.moved_splits(base, [1], [0])
+    config = rfm.RFMConfig(iterations=iterations)
+    baseline_kib = peak_rss_kib()
     start = time.perf_counter()
-    result, _ = sweep.run_splits(task, rfm.RFMConfig(iterations=iterations), splits)
+    result, parts = sweep.run_splits(task, config, splits)
     jax.block_until_ready(result)
     wall = time.perf_counter() - start
+    peak_kib = peak_rss_kib()
+    # XLA's own accounting of the run's buffers (compiled again, after the timing).
+    spec = rfm.make_spec(task, parts)
+    analysis = rfm.batched_rfm(task, config).lower(spec).compile().memory_analysis()
+    xla_bytes = analysis.temp_size_in_bytes + analysis.output_size_in_bytes
     m = result.metrics
     np.savez(
         out,
         wall=wall,
-        peak_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,  # Linux: KiB
+        peak_kib=peak_kib,
+        baseline_kib=baseline_kib,
+        xla_bytes=xla_bytes + analysis.argument_size_in_bytes,
         M=np.asarray(result.M[0]),
         test_acc=np.asarray(m.test_acc[0]),
         train_acc=np.asarray(m.train_acc[0]),
@@ -143,8 +167,12 @@ def headline(dtype: str, p: int, iterations: int) -> dict:
         "iterations": iterations,
         "wall_s": float(data["wall"]),
         "speedup_vs_published": PUBLISHED_HEADLINE_S / float(data["wall"]),
-        # The whole child process: Python, jaxlib and XLA's buffers.
+        # The run's buffers as XLA allocates them (temporaries, arguments, outputs) ...
+        "xla_buffers_mb": float(data["xla_bytes"]) / 2**20,
+        # ... and the whole child process (Python, jaxlib, compilation, buffers), with
+        # its peak before the run started.
         "peak_rss_mb": float(data["peak_kib"]) / 1024,
+        "rss_before_run_mb": float(data["baseline_kib"]) / 1024,
         "final_test_acc": float(data["test_acc"][-1]),
         "final_train_acc": float(data["train_acc"][-1]),
         "solve_failures": int((~data["solve_ok"].astype(bool)).sum()),
@@ -253,6 +281,7 @@ def main(argv=None) -> dict:
                     ("dtype", "dtype"),
                     ("wall_s", "wall (s)"),
                     ("speedup_vs_published", f"x faster than {PUBLISHED_HEADLINE_S:.0f} s"),
+                    ("xla_buffers_mb", "XLA buffers (MB)"),
                     ("peak_rss_mb", "peak RSS (MB)"),
                     ("final_train_acc", "train acc"),
                     ("final_test_acc", "test acc"),

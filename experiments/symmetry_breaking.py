@@ -55,6 +55,7 @@ def main(argv=None) -> dict:
     task = cli.task_from_args(args)
     config = cli.config_from_args(args)
     seeds = cli.check_seeds(args.seeds)
+    budget = cli.memory_budget_from_args(args)
     sym = symmetry.symmetry_group(task)
     reflection_values = args.reflections or [task.group.element_names[task.group.identity]]
     refl = symmetry.reflections(sym, reflection_values)
@@ -68,7 +69,7 @@ def main(argv=None) -> dict:
 
     start = time.perf_counter()
     result, partitions = sweep.run_splits(
-        task, config, splits, args.bandwidth, args.ridge, args.power
+        task, config, splits, args.bandwidth, args.ridge, args.power, memory_budget=budget
     )
     result.M.block_until_ready()
     wall = time.perf_counter() - start

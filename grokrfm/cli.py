@@ -49,6 +49,14 @@ def add_rfm_arguments(parser: argparse.ArgumentParser, iters=30) -> None:
     g.add_argument("--no-centre", action="store_true", help="do not centre the gradients")
     g.add_argument("--normalize", action="store_true", help="divide M by its max entry")
     g.add_argument("--save-every", type=int, default=0, help="record M every k iterations")
+    g.add_argument(
+        "--memory-budget",
+        type=float,
+        default=None,
+        metavar="GIB",
+        help="device memory per call in GiB; larger sweeps run in chunks (default: 80%% of "
+        "an accelerator's memory, half the host RAM on CPU)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> rfm.RFMConfig:
@@ -60,6 +68,15 @@ def config_from_args(args: argparse.Namespace) -> rfm.RFMConfig:
         normalize=args.normalize,
         save_every=args.save_every,
     ).validate()
+
+
+def memory_budget_from_args(args: argparse.Namespace) -> int | None:
+    """``--memory-budget`` in bytes (None: the device default)."""
+    if args.memory_budget is None:
+        return None
+    if not args.memory_budget > 0:
+        raise InvalidArgument("memory_budget", f"must be > 0 GiB, got {args.memory_budget}")
+    return int(args.memory_budget * 2**30)
 
 
 def check_seeds(seeds: int) -> list[int]:

@@ -63,11 +63,15 @@ def run_splits(
     ridge: float = 0.0,
     power: float = 0.5,
     M0=None,
+    devices=None,
+    memory_budget: int | None = None,
 ) -> tuple[rfm.RFMResult, partition_.Partition]:
-    """Pad a batch of splits to one shape and run them all in one vmapped call."""
+    """Pad a batch of splits to one shape and run them all with :func:`rfm.run_batch`
+    (one vmapped call, or equal chunks within ``memory_budget`` bytes per device)."""
     partitions = partition_.to_partitions(splits)
     spec = rfm.make_spec(task, partitions, bandwidth, ridge, power, M0)
-    return rfm.run_batch(task, config, spec), partitions
+    result = rfm.run_batch(task, config, spec, devices=devices, memory_budget=memory_budget)
+    return result, partitions
 
 
 def run_records(

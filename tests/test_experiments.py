@@ -73,6 +73,8 @@ def test_product_group_and_several_reflections(tmp_path):
         (["--bandwidth", "-1"], "bandwidth"),
         (["--iters", "0"], "iters"),
         (["--seeds", "0"], "seeds"),
+        (["--memory-budget", "0"], "memory_budget"),
+        (["--memory-budget", "0.000001"], "memory_budget"),
     ],
 )
 def test_bad_arguments_fail_before_compute(argv, argument, capsys, tmp_path):

@@ -145,7 +145,7 @@ def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> st
         if v is None:
             return "-"
         if isinstance(v, float):
-            return f"{v:.3f}"
+            return f"{v:.1e}" if 0 < abs(v) < 1e-3 else f"{v:.3f}"
         return str(v)
 
     body = [[cell(r.get(k)) for k, _ in columns] for r in rows]

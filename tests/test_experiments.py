@@ -98,6 +98,26 @@ def test_cli_prints_errors_without_traceback():
     assert proc.stderr.strip() == "error: p: x*y and x/y need a prime modulus, got 15"
 
 
+def test_gpu_check_dry_run_on_cpu(tmp_path):
+    """The prepared accelerator script cannot run on a GPU here; keep it from rotting."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gpu_check", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert [r["dtype"] for r in data["runs"]] == ["float64", "float32"]
+    for r in data["runs"]:
+        assert r["p61_batch"]["runs"] == 8 and r["p61_batch"]["solve_failures"] == 0
+        assert r["p61_batch"]["test_acc_moved0"] == 0.0
+        assert max(v for k, v in r["checks"].items() if k.startswith("agop")) < (
+            1e-10 if r["dtype"] == "float64" else 1e-4
+        )
+
+
 def test_benchmark_runs_at_toy_size(tmp_path):
     payload = rfm_bench.main(
         [

@@ -103,6 +103,33 @@ def move_test_to_train(key: jax.Array, split: Split, m: jax.Array) -> Split:
     return Split(split.train | moved, split.test & ~moved)
 
 
+def move_orbits_to_test(
+    key: jax.Array, split: Split, orbit_labels: jax.Array, m: jax.Array
+) -> Split:
+    """Move ``m`` random whole orbits of training points to the test set.
+
+    With the orbits of {id, sr^k} on the degenerate split for sr^k these are the
+    paper's "reflected pairs" {x, sr^k x}; with several reflections the unit is an orbit
+    of the subgroup they generate. ``m`` may be traced.
+
+    Args:
+      orbit_labels: ``(n_points,)`` canonical orbit labels (the smallest grid index in
+        each orbit), as from :meth:`grokrfm.symmetry.SymmetryGroup.orbits`.
+    """
+    orbit_labels = jnp.asarray(orbit_labels)
+    representative = orbit_labels == jnp.arange(orbit_labels.shape[0], dtype=orbit_labels.dtype)
+    chosen = _choose(key, representative & split.train, m)
+    moved = split.train & chosen[orbit_labels]
+    return Split(split.train & ~moved, split.test | moved)
+
+
+def count_orbits(split: Split, orbit_labels, source: str = "train") -> int:
+    """How many orbits have their representative in ``split``'s ``source`` set."""
+    labels = np.asarray(orbit_labels)
+    representative = labels == np.arange(labels.shape[0])
+    return int((representative & np.asarray(getattr(split, source))).sum())
+
+
 def check_move_count(split: Split, counts: Sequence[int], source: str, argument="moved"):
     """Raise unless every count is between 0 and the size of ``split``'s ``source`` set."""
     available = int(np.asarray(getattr(split, source)).sum())

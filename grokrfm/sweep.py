@@ -14,6 +14,7 @@ import numpy as np
 
 from grokrfm import partition as partition_
 from grokrfm import rfm
+from grokrfm.errors import InvalidArgument
 from grokrfm.tasks import Task
 
 
@@ -22,6 +23,7 @@ def moved_splits(
     moved: Sequence[int],
     seeds: Sequence[int],
     direction: str = "train_to_test",
+    orbit_labels=None,
 ) -> tuple[partition_.Split, list[dict]]:
     """Every (moved count, seed) perturbation of ``base``, as one batched :class:`Split`.
 
@@ -33,7 +35,10 @@ def moved_splits(
       base: an unbatched split.
       moved: counts m of points to move (validated against the source set's size).
       seeds: integer seeds.
-      direction: ``"train_to_test"`` or ``"test_to_train"``.
+      direction: ``"train_to_test"``, ``"test_to_train"`` (e.g. fixed points into
+        training) or ``"orbits_to_test"`` (whole orbits, e.g. reflected pairs; needs
+        ``orbit_labels``, and m counts orbits).
+      orbit_labels: ``(n_points,)`` orbit labels for ``"orbits_to_test"``.
 
     Returns:
       ``(splits, settings)``: a Split with a leading batch axis (count-major), and one
@@ -42,9 +47,26 @@ def moved_splits(
     moves = {
         "train_to_test": (partition_.move_train_to_test, "train"),
         "test_to_train": (partition_.move_test_to_train, "test"),
+        "orbits_to_test": (None, "train"),
     }
+    if direction not in moves:
+        raise InvalidArgument("direction", f"unknown {direction!r}; choose from {list(moves)}")
     move, source = moves[direction]
-    partition_.check_move_count(base, moved, source)
+    if direction == "orbits_to_test":
+        if orbit_labels is None:
+            raise InvalidArgument("orbit_labels", "moving orbits needs the orbit labels")
+        available = partition_.count_orbits(base, orbit_labels)
+        for m in moved:
+            if int(m) != m or not 0 <= int(m) <= available:
+                raise InvalidArgument(
+                    "moved", f"cannot move {m} orbits: the train set has {available}"
+                )
+        labels = jnp.asarray(orbit_labels, jnp.int32)
+
+        def move(key, split, m):
+            return partition_.move_orbits_to_test(key, split, labels, m)
+    else:
+        partition_.check_move_count(base, moved, source)
     # Moving nothing is deterministic, so m = 0 runs once (with the first seed).
     settings = [
         {"moved": int(m), "seed": int(s)} for m in moved for s in (seeds if m else seeds[:1])

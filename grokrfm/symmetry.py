@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -143,6 +144,57 @@ class SymmetryGroup:
         pi = np.zeros((d, d))
         pi[self.coordinate_perms[element], np.arange(d)] = 1.0
         return pi
+
+
+class Stabilizer(NamedTuple):
+    """The subgroup of Dih(A) that maps both the train and the test set onto themselves.
+
+    Attributes:
+      elements: sorted element indices (always contains the identity).
+      generators: a small generating set (greedy), as element indices.
+      names: the generators' names (``"sr^0"``, ...).
+    """
+
+    elements: tuple[int, ...]
+    generators: tuple[int, ...]
+    names: tuple[str, ...]
+
+    @property
+    def order(self) -> int:
+        return len(self.elements)
+
+
+def stabilizing_elements(symmetry: SymmetryGroup, train, test) -> np.ndarray:
+    """``(..., 2n)`` bool: which elements map both masks onto themselves (batches allowed).
+
+    ``train`` and ``test`` are ``(..., n_points)`` boolean masks; g stabilises a set S
+    when ``S[g^-1 x] == S[x]`` for all points, i.e. ``S[perm_g] == S``.
+    """
+    perms = symmetry.grid_perms  # (2n, n_points)
+    out = None
+    for mask in (np.asarray(train), np.asarray(test)):
+        moved = mask[..., perms]  # (..., 2n, n_points)
+        same = (moved == mask[..., None, :]).all(axis=-1)
+        out = same if out is None else out & same
+    return out
+
+
+def stabilizer(symmetry: SymmetryGroup, train, test) -> Stabilizer:
+    """The largest subgroup H under which both ``train`` and ``test`` are invariant.
+
+    The elements that preserve both sets form a subgroup by themselves (closed under
+    composition and inverses), so H is exactly that set; its generators are chosen
+    greedily, adding the smallest element not yet generated.
+    """
+    keep = stabilizing_elements(symmetry, train, test)
+    elements = tuple(int(e) for e in np.nonzero(keep)[0])
+    generated = {symmetry.identity}
+    generators = []
+    for e in elements:
+        if e not in generated:
+            generators.append(e)
+            generated = set(symmetry.generate(generators))
+    return Stabilizer(elements, tuple(generators), tuple(symmetry.names[g] for g in generators))
 
 
 def symmetry_group(task: Task) -> SymmetryGroup:

@@ -19,6 +19,8 @@ runtime.configure()
 
 from grokrfm import cli, partition, results, sweep, symmetry  # noqa: E402
 
+MOVES = {"points": "train_to_test", "pairs": "orbits_to_test", "fixed": "test_to_train"}
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -43,6 +45,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="M",
         help="numbers of random training points moved to the test set (default 0 1 10)",
     )
+    parser.add_argument(
+        "--move",
+        choices=sorted(MOVES),
+        default="points",
+        help="what --moved counts: random training points moved to test (default), "
+        "reflected pairs (whole orbits of the reflections' subgroup) moved to test, or "
+        "fixed points moved from test into training",
+    )
     parser.add_argument("--seeds", type=int, default=3, help="seeds per setting (default 3)")
     parser.add_argument("--out", default="results/symmetry_breaking", help="output folder")
     return parser.parse_args(argv)
@@ -60,11 +70,13 @@ def main(argv=None) -> dict:
     reflection_values = args.reflections or [task.group.element_names[task.group.identity]]
     refl = symmetry.reflections(sym, reflection_values)
     base = partition.degenerate_split(sym, refl)
-    splits, settings = sweep.moved_splits(base, args.moved, seeds)
+    splits, settings = sweep.moved_splits(
+        base, args.moved, seeds, MOVES[args.move], orbit_labels=sym.orbits(refl)
+    )
     names = [sym.names[e] for e in refl]
     print(
-        f"{task.name}: test = fixed points of {', '.join(names)}; {config.kernel} kernel, "
-        f"{config.iterations} iterations; {len(settings)} runs in one batch"
+        f"{task.name}: test = fixed points of {', '.join(names)}; moving {args.move}; "
+        f"{config.kernel} kernel, {config.iterations} iterations; {len(settings)} runs in one batch"
     )
 
     start = time.perf_counter()
@@ -111,6 +123,7 @@ def main(argv=None) -> dict:
             "normalize": config.normalize,
             "reflections": names,
             "moved": args.moved,
+            "move": args.move,
             "seeds": seeds,
         },
         "environment": results.environment(),

@@ -33,6 +33,28 @@ def test_symmetry_breaking_writes_results_and_figure(tmp_path):
     assert not list(out.glob(".*"))  # no temporary files left behind
 
 
+@pytest.mark.parametrize("move,n_test", [("pairs", 7 + 2 * 2), ("fixed", 7 - 2)])
+def test_pair_and_fixed_point_moves(move, n_test, tmp_path):
+    data = symmetry_breaking.main(
+        [
+            "--p",
+            "7",
+            "--iters",
+            "2",
+            "--moved",
+            "2",
+            "--seeds",
+            "1",
+            "--move",
+            move,
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert data["config"]["move"] == move
+    assert data["runs"][0]["n_test"] == n_test
+
+
 def test_product_group_and_several_reflections(tmp_path):
     out = tmp_path / "prod"
     data = symmetry_breaking.main(
@@ -70,6 +92,8 @@ def test_product_group_and_several_reflections(tmp_path):
         (["--op", "x*y", "--p", "7", "--reflections", "0"], "reflections"),
         (["--moved", "100"], "moved"),
         (["--moved", "-1"], "moved"),
+        (["--move", "pairs", "--moved", "22"], "moved"),
+        (["--move", "fixed", "--moved", "8"], "moved"),
         (["--bandwidth", "-1"], "bandwidth"),
         (["--iters", "0"], "iters"),
         (["--seeds", "0"], "seeds"),

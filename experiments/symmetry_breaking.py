@@ -87,6 +87,10 @@ def main(argv=None) -> dict:
     wall = time.perf_counter() - start
 
     records = sweep.run_records(settings, result, partitions)
+    # Finding 3.1's diagnosis beside each run: how large a symmetry its partition keeps.
+    kept = symmetry.stabilizing_elements(sym, splits.train, splits.test).sum(axis=-1)
+    for record, order in zip(records, kept, strict=True):
+        record["stabilizer_order"] = int(order)
     rows = sweep.summarize(records)
     print(
         sweep.format_table(
@@ -102,6 +106,7 @@ def main(argv=None) -> dict:
                 ("test_acc_min", "min"),
                 ("test_acc_max", "max"),
                 ("median_iteration_reached", "iter ≥90%"),
+                ("stabilizer_order_max", "|stab|"),
                 ("solve_failures", "solve fails"),
             ],
         )

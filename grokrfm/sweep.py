@@ -155,6 +155,7 @@ def summarize(records: Sequence[dict], threshold: float = 0.9) -> list[dict]:
                 "reached": len(reached),
                 "median_iteration_reached": float(np.median(reached)) if reached else None,
                 "solve_failures": int(sum(not all(r["solve_ok"]) for r in runs)),
+                "stabilizer_order_max": max((r.get("stabilizer_order") or 0) for r in runs) or None,
             }
         )
     return rows

@@ -24,6 +24,7 @@ def test_symmetry_breaking_writes_results_and_figure(tmp_path):
     assert data["config"]["reflections"] == ["sr^0"]
     runs = data["runs"]
     assert [(r["setting"]["moved"], r["seed"]) for r in runs] == [(0, 0), (2, 0), (2, 1)]
+    assert [r["stabilizer_order"] for r in runs] == [2, 1, 1]  # random moves break {id, s}
     for r in runs:
         assert r["n_train"] + r["n_test"] == 49
         assert r["n_test"] == 7 + r["setting"]["moved"]
@@ -53,6 +54,8 @@ def test_pair_and_fixed_point_moves(move, n_test, tmp_path):
     )
     assert data["config"]["move"] == move
     assert data["runs"][0]["n_test"] == n_test
+    # Pair moves keep {id, s}; fixed points moved into training do too (s fixes them).
+    assert data["runs"][0]["stabilizer_order"] == 2
 
 
 def test_product_group_and_several_reflections(tmp_path):

@@ -130,14 +130,20 @@ def count_orbits(split: Split, orbit_labels, source: str = "train") -> int:
     return int((representative & np.asarray(getattr(split, source))).sum())
 
 
-def check_move_count(split: Split, counts: Sequence[int], source: str, argument="moved"):
-    """Raise unless every count is between 0 and the size of ``split``'s ``source`` set."""
-    available = int(np.asarray(getattr(split, source)).sum())
+def check_move_count(
+    split: Split, counts: Sequence[int], source: str, argument="moved", orbit_labels=None
+):
+    """Raise unless every count is between 0 and what ``split``'s ``source`` set holds:
+    its points, or its orbits when ``orbit_labels`` is given."""
+    if orbit_labels is None:
+        available, unit = int(np.asarray(getattr(split, source)).sum()), "points"
+    else:
+        available, unit = count_orbits(split, orbit_labels, source), "orbits"
     for m in counts:
         if int(m) != m or not 0 <= int(m) <= available:
             raise InvalidArgument(
                 argument,
-                f"cannot move {m} points: the {source} set has {available}",
+                f"cannot move {m} {unit}: the {source} set has {available}",
             )
 
 

@@ -44,29 +44,24 @@ def moved_splits(
       ``(splits, settings)``: a Split with a leading batch axis (count-major), and one
       ``{"moved": m, "seed": s}`` dict per entry.
     """
-    moves = {
+    point_moves = {
         "train_to_test": (partition_.move_train_to_test, "train"),
         "test_to_train": (partition_.move_test_to_train, "test"),
-        "orbits_to_test": (None, "train"),
     }
-    if direction not in moves:
-        raise InvalidArgument("direction", f"unknown {direction!r}; choose from {list(moves)}")
-    move, source = moves[direction]
-    if direction == "orbits_to_test":
+    if direction in point_moves:
+        move, source = point_moves[direction]
+        partition_.check_move_count(base, moved, source)
+    elif direction == "orbits_to_test":
         if orbit_labels is None:
             raise InvalidArgument("orbit_labels", "moving orbits needs the orbit labels")
-        available = partition_.count_orbits(base, orbit_labels)
-        for m in moved:
-            if int(m) != m or not 0 <= int(m) <= available:
-                raise InvalidArgument(
-                    "moved", f"cannot move {m} orbits: the train set has {available}"
-                )
+        partition_.check_move_count(base, moved, "train", orbit_labels=orbit_labels)
         labels = jnp.asarray(orbit_labels, jnp.int32)
 
         def move(key, split, m):
             return partition_.move_orbits_to_test(key, split, labels, m)
     else:
-        partition_.check_move_count(base, moved, source)
+        choices = [*point_moves, "orbits_to_test"]
+        raise InvalidArgument("direction", f"unknown {direction!r}; choose from {choices}")
     # Moving nothing is deterministic, so m = 0 runs once (with the first seed).
     settings = [
         {"moved": int(m), "seed": int(s)} for m in moved for s in (seeds if m else seeds[:1])

@@ -4,7 +4,8 @@ reflections, move m random training points to the test set, and watch RFM genera
     python -m experiments.symmetry_breaking                       # CPU-sized default
     python -m experiments.symmetry_breaking --p 61 --iters 60     # the paper's headline
 
-All (moved x seeds) runs are one vmapped call. Writes ``OUT/results.json`` and
+All (moved x seeds) runs are one vmapped call, or chunks of one (``--chunk-runs``) saved
+as they finish, so a rerun resumes. Writes ``OUT/results.json`` and
 ``OUT/test_accuracy.png`` and prints a summary table.
 """
 
@@ -66,6 +67,7 @@ def main(argv=None) -> dict:
     config = cli.config_from_args(args)
     seeds = cli.check_seeds(args.seeds)
     budget = cli.memory_budget_from_args(args)
+    chunk_runs = cli.chunk_runs_from_args(args)
     sym = symmetry.symmetry_group(task)
     reflection_values = args.reflections or [task.group.element_names[task.group.identity]]
     refl = symmetry.reflections(sym, reflection_values)
@@ -76,21 +78,30 @@ def main(argv=None) -> dict:
     names = [sym.names[e] for e in refl]
     print(
         f"{task.name}: test = fixed points of {', '.join(names)}; moving {args.move}; "
-        f"{config.kernel} kernel, {config.iterations} iterations; {len(settings)} runs in one batch"
+        f"{config.kernel} kernel, {config.iterations} iterations; {len(settings)} runs"
     )
+
+    def stabilizer_orders(records, chunk_splits, _result):
+        # Finding 3.1's diagnosis beside each run: how large a symmetry its partition keeps.
+        kept = symmetry.stabilizing_elements(sym, chunk_splits.train, chunk_splits.test)
+        for record, order in zip(records, kept.sum(axis=-1), strict=True):
+            record["stabilizer_order"] = int(order)
 
     start = time.perf_counter()
-    result, partitions = sweep.run_splits(
-        task, config, splits, args.bandwidth, args.ridge, args.power, memory_budget=budget
+    records = sweep.run_chunked(
+        task,
+        config,
+        splits,
+        settings,
+        args.out,
+        chunk_runs=chunk_runs,
+        bandwidth=args.bandwidth,
+        ridge=args.ridge,
+        power=args.power,
+        memory_budget=budget,
+        annotate=stabilizer_orders,
     )
-    result.M.block_until_ready()
     wall = time.perf_counter() - start
-
-    records = sweep.run_records(settings, result, partitions)
-    # Finding 3.1's diagnosis beside each run: how large a symmetry its partition keeps.
-    kept = symmetry.stabilizing_elements(sym, splits.train, splits.test).sum(axis=-1)
-    for record, order in zip(records, kept, strict=True):
-        record["stabilizer_order"] = int(order)
     rows = sweep.summarize(records)
     print(
         sweep.format_table(

@@ -117,15 +117,23 @@ def grid_pairs(n: int) -> jax.Array:
     return jnp.stack([a, b], axis=1)
 
 
-def agop_pairs_from_grid(W_grid, B, scale, alpha, pairs, M, valid, centre=True):
+# Training columns per step of the AGOP's scan: large enough for efficient matmuls,
+# small enough that the per-chunk gradient blocks (2n x c x chunk) stay a few MB.
+AGOP_CHUNK = 512
+
+
+def agop_pairs_from_grid(W_grid, B, scale, alpha, pairs, M, valid, centre=True, chunk=None):
     """Closed-form AGOP at one-hot pair inputs, given gradient weights on the whole grid.
 
     In ``h_jc = sum_i W_ij alpha_ic x_i - B_jc x_j`` the first block of the sum has entry
-    ``sum_{i: a_i = a} W_ij alpha_ic``. With the weights laid out over the n x n grid
-    (rows of ``W_grid``) and alpha scattered onto it, each block is one batched matmul
-    over the grid, O(n^2 N c) instead of O(N^2 c d). The ``B_jc x_j`` term has two
-    non-zeros per point, so its share of the Gram comes from small ``(N, 2n)`` matrices.
-    What remains is one Gram of the gradients, O(N c d^2).
+    ``u_jc[a] = sum_b W_(a,b),j alpha_(a,b),c`` and the second ``u_jc[n + b] = sum_a ...``.
+    With the weights laid out over the n x n grid (rows of ``W_grid``) and alpha
+    scattered onto it, each block is one batched matmul over the grid, O(n^2 N c)
+    instead of O(N^2 c d). The ``B_jc x_j`` term has two non-zeros per point, so its
+    share of the Gram comes from small ``(2n, 2n)`` products. The Gram of ``u``,
+    O(N c d^2), is accumulated over chunks of training columns in a ``lax.scan``, so
+    the ``(2n, c, N)`` gradient array is never formed (at p = 61 it would be 0.2 GB)
+    and its symmetric Gram costs three of its four blocks.
 
     Args:
       W_grid: ``(n^2, N)``: ``W_grid[g, j]`` is the weight between grid point g and
@@ -139,30 +147,54 @@ def agop_pairs_from_grid(W_grid, B, scale, alpha, pairs, M, valid, centre=True):
       M: ``(2n, 2n)`` feature matrix.
       valid: ``(N,)`` bool.
       centre: centre gradients per class.
+      chunk: training columns per scan step (default :data:`AGOP_CHUNK`, capped at N).
 
     Returns:
       ``(2n, 2n)`` AGOP.
     """
     n = M.shape[0] // 2
     N, c = alpha.shape
+    dtype = W_grid.dtype
     # alpha on the grid: zero wherever the grid point is not a (valid) training point,
     # which also removes the rows of W_grid that are not training points.
     cell = jnp.where(valid, pairs[:, 0] * n + pairs[:, 1], n * n)
-    a_grid = jnp.zeros((n * n, c), alpha.dtype).at[cell].set(alpha, mode="drop")
+    a3 = jnp.zeros((n * n, c), dtype).at[cell].set(alpha, mode="drop").reshape(n, n, c)
     W3 = W_grid.reshape(n, n, N)
-    a3 = a_grid.reshape(n, n, c)
-    # Rows x < n: block one, sum over b at a = x; rows x >= n: block two, sum over a.
-    W_both = jnp.concatenate([W3, jnp.swapaxes(W3, 0, 1)])
-    a_both = jnp.concatenate([a3, jnp.swapaxes(a3, 0, 1)])
-    u = jnp.einsum("xyj,xyc->xcj", W_both, a_both)  # (2n, c, N)
-    X = jnp.where(valid[:, None], pair_inputs(pairs, n, W_grid.dtype), 0.0)
-    V = jnp.sum(u * B.T[None], axis=1).T  # (N, 2n): sum_c B_jc u_jc, as a reduction
-    cross = X.T @ V
-    flat = u.reshape(2 * n, c * N)
-    gram = flat @ flat.T - cross - cross.T + (X.T * jnp.sum(B**2, axis=1)[None, :]) @ X
-    n_valid = jnp.sum(valid, dtype=W_grid.dtype)
+    B = jnp.where(valid[:, None], B, 0.0)
+    size = min(int(chunk or AGOP_CHUNK), N)
+    steps = -(-N // size)
+    rows = jnp.arange(n, dtype=pairs.dtype)[:, None, None]
+
+    def accumulate(acc, step):
+        gram11, gram12, gram22, total = acc
+        # The last chunk is shifted back to end at N; columns an earlier chunk already
+        # covered are zeroed so that every column counts once.
+        begin = jnp.minimum(step * size, N - size)
+        fresh = begin + jnp.arange(size) >= step * size
+        Wc = jnp.where(
+            fresh[None, None], jax.lax.dynamic_slice_in_dim(W3, begin, size, axis=2), 0.0
+        )
+        Bc = jnp.where(
+            fresh[None], jax.lax.dynamic_slice_in_dim(B, begin, size).T, 0.0
+        )  # (c, size)
+        ab = jax.lax.dynamic_slice_in_dim(pairs, begin, size).T[:, None, None]  # (2, 1, 1, size)
+        # h = u - B x: the self-term touches one entry of each block, a and n + b.
+        h1 = jnp.einsum("abj,abc->acj", Wc, a3) - jnp.where(rows == ab[0], Bc[None], 0.0)
+        h2 = jnp.einsum("abj,abc->bcj", Wc, a3) - jnp.where(rows == ab[1], Bc[None], 0.0)
+        f1, f2 = h1.reshape(n, -1), h2.reshape(n, -1)
+        return (
+            gram11 + f1 @ f1.T,
+            gram12 + f1 @ f2.T,
+            gram22 + f2 @ f2.T,
+            total + jnp.concatenate([h1.sum(axis=2), h2.sum(axis=2)]),
+        ), None
+
+    zeros = jnp.zeros((n, n), dtype)
+    init = (zeros, zeros, zeros, jnp.zeros((2 * n, c), dtype))
+    (gram11, gram12, gram22, total), _ = jax.lax.scan(accumulate, init, jnp.arange(steps))
+    gram = jnp.block([[gram11, gram12], [gram12.T, gram22]])
+    n_valid = jnp.sum(valid, dtype=dtype)
     if centre:
-        total = u.sum(axis=2) - X.T @ B  # (2n, c): sum over valid j of h_jc
         gram = gram - total @ total.T / n_valid
     return scale**2 * (M @ gram @ M) / n_valid
 

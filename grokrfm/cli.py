@@ -57,6 +57,14 @@ def add_rfm_arguments(parser: argparse.ArgumentParser, iters=30) -> None:
         help="device memory per call in GiB; larger sweeps run in chunks (default: 80%% of "
         "an accelerator's memory, half the host RAM on CPU)",
     )
+    g.add_argument(
+        "--chunk-runs",
+        type=int,
+        default=None,
+        metavar="R",
+        help="runs per saved chunk; a rerun of the same command resumes from the chunks "
+        "already saved under OUT/chunks (default: as many as fit the memory budget)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> rfm.RFMConfig:
@@ -77,6 +85,12 @@ def memory_budget_from_args(args: argparse.Namespace) -> int | None:
     if not args.memory_budget > 0:
         raise InvalidArgument("memory_budget", f"must be > 0 GiB, got {args.memory_budget}")
     return int(args.memory_budget * 2**30)
+
+
+def chunk_runs_from_args(args: argparse.Namespace) -> int | None:
+    if args.chunk_runs is not None and args.chunk_runs < 1:
+        raise InvalidArgument("chunk_runs", f"must be >= 1, got {args.chunk_runs}")
+    return args.chunk_runs
 
 
 def check_seeds(seeds: int) -> list[int]:

@@ -6,14 +6,18 @@ Experiment modules stay thin: they describe settings and seeds, and everything b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from grokrfm import distribute, memory, results, rfm
 from grokrfm import partition as partition_
-from grokrfm import rfm
 from grokrfm.errors import InvalidArgument
 from grokrfm.tasks import Task
 
@@ -116,6 +120,125 @@ def run_records(
                 "jitter": m.jitter[b].tolist(),
             }
         )
+    return records
+
+
+CHUNK_FORMAT = 1  # bump when a chunk file's contents change meaning
+
+
+def _fingerprint(task: Task, config: rfm.RFMConfig, spec: rfm.RunSpec, settings) -> str:
+    """A digest of everything that determines a chunk's records."""
+    digest = hashlib.sha256()
+    header = {
+        "format": CHUNK_FORMAT,
+        "task": task.name,
+        "config": config._asdict(),
+        "settings": list(settings),
+        "dtype": str(spec.M0.dtype),
+    }
+    digest.update(json.dumps(header, sort_keys=True, default=str).encode())
+    for leaf in jax.tree.leaves(spec):
+        digest.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def run_chunked(
+    task: Task,
+    config: rfm.RFMConfig,
+    splits: partition_.Split,
+    settings: Sequence[dict],
+    out_dir: str | Path,
+    *,
+    chunk_runs: int | None = None,
+    bandwidth=2.5,
+    ridge=0.0,
+    power=0.5,
+    M0=None,
+    devices=None,
+    memory_budget: int | None = None,
+    annotate: Callable[[list[dict], partition_.Split, rfm.RFMResult], None] | None = None,
+    log: Callable[[str], None] | None = print,
+) -> list[dict]:
+    """Run a batch of splits in chunks, saving each finished chunk; resume on rerun.
+
+    The batch is cut into chunks of ``chunk_runs`` runs (default: as many as fit the
+    memory budget in one call). Each chunk is padded to the same size, so there is one
+    compilation, and as soon as it finishes its records are written atomically to
+    ``out_dir/chunks/<fingerprint>.json``. The fingerprint covers the task, the config,
+    the chunk's settings and every array of its run specs, so a rerun of the same
+    command loads the chunks already done instead of recomputing them, and a changed
+    setting never reuses a stale file. Interrupting a sweep loses at most the chunk
+    in flight.
+
+    Args:
+      task, config: as for :func:`rfm.run_batch`.
+      splits: a batched :class:`~grokrfm.partition.Split`, one entry per setting.
+      settings: one JSON-ready dict per entry (``"seed"`` is split out into the record).
+      out_dir: folder for the chunk files.
+      chunk_runs: runs per chunk.
+      bandwidth, ridge, power: scalars, or sequences with one value per setting.
+      M0: optional initial feature matrix, ``(2n, 2n)`` or one per setting.
+      devices, memory_budget: as for :func:`rfm.run_batch`.
+      annotate: optional ``annotate(records, chunk_splits, result)`` called on a freshly
+        computed chunk before it is saved, to add per-run fields (e.g. the stabiliser).
+      log: where progress lines go (None: silent).
+
+    Returns:
+      One record per setting, in order (see :func:`run_records`).
+    """
+    total = distribute.batch_size(splits)
+    if len(settings) != total:
+        raise InvalidArgument(
+            "settings", f"got {len(settings)} settings for a batch of {total} splits"
+        )
+    partitions = partition_.to_partitions(splits)
+    spec = rfm.make_spec(task, partitions, bandwidth, ridge, power, M0)
+    devices = list(devices) if devices is not None else jax.devices()
+    if chunk_runs is None:
+        per_run = memory.run_bytes(
+            task.n,
+            partitions.train_idx.shape[-1],
+            partitions.test_idx.shape[-1],
+            spec.M0.dtype.itemsize,
+        )
+        budget = (
+            memory_budget if memory_budget is not None else memory.default_budget_bytes(devices[0])
+        )
+        chunk_runs = memory.chunk_size(total, per_run, budget, len(devices), task.name)
+    if int(chunk_runs) < 1:
+        raise InvalidArgument("chunk_runs", f"must be >= 1, got {chunk_runs}")
+    size = min(int(chunk_runs), total)
+    folder = Path(out_dir) / "chunks"
+    records: list[dict] = []
+    n_chunks = -(-total // size)
+    for index, begin in enumerate(range(0, total, size)):
+        end = min(begin + size, total)
+        take = lambda x, begin=begin, end=end: x[begin:end]  # noqa: E731
+        chunk_spec = jax.tree.map(take, spec)
+        chunk_settings = list(settings[begin:end])
+        path = folder / f"{_fingerprint(task, config, chunk_spec, chunk_settings)}.json"
+        if path.exists():
+            records.extend(json.loads(path.read_text())["records"])
+            if log:
+                log(f"chunk {index + 1}/{n_chunks}: runs {begin}-{end - 1} loaded from {path}")
+            continue
+        start = time.perf_counter()
+        out = rfm.run_batch(
+            task,
+            config,
+            distribute.pad_batch(chunk_spec, size),
+            devices=devices,
+            memory_budget=memory_budget,
+        )
+        out = jax.tree.map(lambda x, k=end - begin: x[:k], out)
+        chunk_records = run_records(chunk_settings, out, chunk_spec.partition)
+        if annotate is not None:
+            annotate(chunk_records, jax.tree.map(take, splits), out)
+        results.write_json(path, {"records": chunk_records})
+        records.extend(chunk_records)
+        if log:
+            wall = time.perf_counter() - start
+            log(f"chunk {index + 1}/{n_chunks}: runs {begin}-{end - 1} done in {wall:.1f} s")
     return records
 
 

@@ -88,3 +88,22 @@ def test_matrix_power_against_numpy(getkey):
     psd = np.asarray(A @ A.T)
     root = agop.matrix_power(jnp.asarray(psd), 0.5)
     np.testing.assert_allclose(root @ root, psd, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 5, 7, 14, 100])
+def test_chunked_accumulation_matches_one_chunk(chunk, getkey):
+    """Column chunks, including a last chunk that overlaps its predecessor, with padding."""
+    n, N, pad = 5, 11, 3
+    pairs, M, alpha = setup(getkey(), n, N)
+    X = agop.pair_inputs(pairs, n, jnp.float64)
+    ref = agop.agop_autodiff(kernels.POINTWISE["gaussian"], X, alpha, M, 2.5)
+    pairs = jnp.concatenate([pairs, jnp.zeros((pad, 2), jnp.int32)])
+    alpha = jnp.concatenate([alpha, jnp.zeros((pad, n))])
+    valid = jnp.arange(N + pad) < N
+    parts = kernels.kernel_and_weights(
+        "gaussian", kernels.pair_inner(agop.grid_pairs(n), pairs, M), 2.5
+    )
+    W_grid = jnp.where(valid[None, :], parts.W, 0.0)
+    B = W_grid[pairs[:, 0] * n + pairs[:, 1]] @ alpha
+    got = agop.agop_pairs_from_grid(W_grid, B, parts.scale, alpha, pairs, M, valid, chunk=chunk)
+    assert relerr(got, ref) < 1e-10

@@ -176,3 +176,28 @@ def test_benchmark_runs_at_toy_size(tmp_path):
     assert payload["batch_scaling"][0]["compilations_for_all_sizes"] == 2
     saved = json.loads((tmp_path / "bench.json").read_text())
     assert set(saved) >= {"iteration_vs_cholesky", "headline", "batch_scaling"}
+
+
+def test_killed_sweep_resumes_from_saved_chunks(tmp_path):
+    """SIGKILL midway: the rerun loads every finished chunk and computes only the rest."""
+    out = tmp_path / "sb"
+    cmd = [sys.executable, "-u", "-m", "experiments.symmetry_breaking", "--p", "7"]
+    cmd += ["--iters", "3", "--moved", "0", "1", "2", "--seeds", "3", "--chunk-runs", "1"]
+    cmd += ["--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.startswith("chunk 2/7") and "done" in line:
+            proc.kill()
+            break
+    proc.wait()
+    saved = {p.name for p in (out / "chunks").glob("*.json")}
+    assert len(saved) >= 2 and not (out / "results.json").exists()
+
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    lines = [ln for ln in rerun.stdout.splitlines() if ln.startswith("chunk ")]
+    assert len(lines) == 7
+    assert sum("loaded" in ln for ln in lines) == len(saved)
+    assert sum("done" in ln for ln in lines) == 7 - len(saved)
+    data = json.loads((out / "results.json").read_text())
+    assert len(data["runs"]) == 7
+    assert {p.name for p in (out / "chunks").glob("*.json")} >= saved

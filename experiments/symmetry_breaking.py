@@ -12,15 +12,12 @@ as they finish, so a rerun resumes. Writes ``OUT/results.json`` and
 from __future__ import annotations
 
 import argparse
-import time
 
 from grokrfm import runtime
 
 runtime.configure()
 
-from grokrfm import cli, partition, results, sweep, symmetry  # noqa: E402
-
-MOVES = {"points": "train_to_test", "pairs": "orbits_to_test", "fixed": "test_to_train"}
+from grokrfm import cli, experiment, sweep  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -48,7 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--move",
-        choices=sorted(MOVES),
+        choices=sorted(experiment.MOVES),
         default="points",
         help="what --moved counts: random training points moved to test (default), "
         "reflected pairs (whole orbits of the reflections' subgroup) moved to test, or "
@@ -68,41 +65,25 @@ def main(argv=None) -> dict:
     seeds = cli.check_seeds(args.seeds)
     budget = cli.memory_budget_from_args(args)
     chunk_runs = cli.chunk_runs_from_args(args)
-    sym = symmetry.symmetry_group(task)
-    reflection_values = args.reflections or [task.group.element_names[task.group.identity]]
-    refl = symmetry.reflections(sym, reflection_values)
-    base = partition.degenerate_split(sym, refl)
-    splits, settings = sweep.moved_splits(
-        base, args.moved, seeds, MOVES[args.move], orbit_labels=sym.orbits(refl)
-    )
-    names = [sym.names[e] for e in refl]
     print(
-        f"{task.name}: test = fixed points of {', '.join(names)}; moving {args.move}; "
-        f"{config.kernel} kernel, {config.iterations} iterations; {len(settings)} runs"
+        f"{task.name}: {config.kernel} kernel, {config.iterations} iterations; moving "
+        f"{args.move} {args.moved} with {len(seeds)} seeds"
     )
-
-    def stabilizer_orders(records, chunk_splits, _result):
-        # Finding 3.1's diagnosis beside each run: how large a symmetry its partition keeps.
-        kept = symmetry.stabilizing_elements(sym, chunk_splits.train, chunk_splits.test)
-        for record, order in zip(records, kept.sum(axis=-1), strict=True):
-            record["stabilizer_order"] = int(order)
-
-    start = time.perf_counter()
-    records = sweep.run_chunked(
+    done = experiment.perturbation_sweep(
         task,
         config,
-        splits,
-        settings,
+        args.reflections,
+        args.move,
+        args.moved,
+        seeds,
         args.out,
-        chunk_runs=chunk_runs,
         bandwidth=args.bandwidth,
         ridge=args.ridge,
         power=args.power,
+        chunk_runs=chunk_runs,
         memory_budget=budget,
-        annotate=stabilizer_orders,
     )
-    wall = time.perf_counter() - start
-    rows = sweep.summarize(records)
+    records, rows, names, wall = done
     print(
         sweep.format_table(
             rows,
@@ -124,30 +105,25 @@ def main(argv=None) -> dict:
     )
     print(f"wall time {wall:.1f} s for {len(records)} runs (compile included)")
 
-    payload = {
-        "experiment": "symmetry_breaking",
-        "config": {
-            "task": task.name,
-            "op": task.op,
-            "group": task.group.name,
-            "kernel": config.kernel,
-            "bandwidth": args.bandwidth,
-            "ridge": args.ridge,
-            "power": args.power,
-            "iterations": config.iterations,
-            "centre": config.centre,
-            "normalize": config.normalize,
-            "reflections": names,
-            "moved": args.moved,
-            "move": args.move,
-            "seeds": seeds,
-        },
-        "environment": results.environment(),
-        "wall_time_s": wall,
-        "summary": rows,
-        "runs": records,
+    run_config = {
+        "task": task.name,
+        "op": task.op,
+        "group": task.group.name,
+        "kernel": config.kernel,
+        "bandwidth": args.bandwidth,
+        "ridge": args.ridge,
+        "power": args.power,
+        "iterations": config.iterations,
+        "centre": config.centre,
+        "normalize": config.normalize,
+        "reflections": names,
+        "moved": args.moved,
+        "move": args.move,
+        "seeds": seeds,
     }
-    path = results.write_json(f"{args.out}/results.json", payload)
+    payload = experiment.write_results(
+        args.out, "symmetry_breaking", run_config, rows, records, wall_time_s=wall
+    )
     from grokrfm import plotting
 
     plotting.accuracy_curves(
@@ -156,7 +132,7 @@ def main(argv=None) -> dict:
         f"{args.out}/test_accuracy.png",
         title=f"{task.name}, test = fixed points of {', '.join(names)} ({config.kernel})",
     )
-    print(f"wrote {path} and {args.out}/test_accuracy.png")
+    print(f"wrote {args.out}/results.json and {args.out}/test_accuracy.png")
     return payload
 
 

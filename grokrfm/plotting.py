@@ -55,3 +55,49 @@ def accuracy_curves(
     if title:
         fig.suptitle(title)
     save(fig, path)
+
+
+def comparison_bars(entries: Sequence[dict], path: str | os.PathLike, title: str = "") -> None:
+    """Measured test accuracy (mean, error bar = std over seeds) beside the paper's value.
+
+    Args:
+      entries: :func:`grokrfm.experiment.comparison` dicts; a numeric ``paper`` value is
+        drawn as a black tick, a range such as ``"62-70%"`` as a black bar.
+      path: output PNG.
+    """
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(entries) + 1.5), 4.2))
+    x = np.arange(len(entries))
+    means = [100 * e["measured_mean"] for e in entries]
+    stds = [100 * e["measured_std"] for e in entries]
+    ax.bar(x, means, yerr=stds, color="C0", alpha=0.8, capsize=3, label="measured")
+    for i, e in enumerate(entries):
+        low_high = paper_range(e["paper"])
+        if low_high is None:
+            continue
+        low, high = low_high
+        ax.plot([i - 0.35, i + 0.35], [low, low], color="k", lw=2)
+        if high > low:
+            ax.fill_between([i - 0.35, i + 0.35], low, high, color="k", alpha=0.25, lw=0)
+    ax.plot([], [], color="k", lw=2, label="paper")
+    ax.set_xticks(x, [f"{e['setting']}\n{e['quantity']}" for e in entries], rotation=75, fontsize=7)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(-3, 103)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    save(fig, path)
+
+
+def paper_range(value) -> tuple[float, float] | None:
+    """A paper value as a (low, high) percentage: 0.98 -> (98, 98), "62-70%" -> (62, 70)."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return 100.0 * value, 100.0 * value
+    text = str(value).strip().rstrip("%").replace("~", "")
+    try:
+        parts = [float(t) for t in text.replace("–", "-").split("-")]
+    except ValueError:
+        return None
+    return min(parts), max(parts)

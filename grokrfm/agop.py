@@ -137,8 +137,8 @@ def agop_pairs_from_grid(W_grid, B, scale, alpha, pairs, M, valid, centre=True, 
 
     Args:
       W_grid: ``(n^2, N)``: ``W_grid[g, j]`` is the weight between grid point g and
-        training point j (any value where g is not a training point; zero in padding
-        columns).
+        training point j (any finite value where g is not a training point or j is
+        padding).
       B: ``(N, c)`` self-term coefficients ``sum_i W_ij alpha_ic`` (zeros for kernels
         without the term), zero on padding.
       scale: scalar factor of the gradient (``kernels.KernelParts.scale``).
@@ -168,9 +168,10 @@ def agop_pairs_from_grid(W_grid, B, scale, alpha, pairs, M, valid, centre=True, 
     def accumulate(acc, step):
         gram11, gram12, gram22, total = acc
         # The last chunk is shifted back to end at N; columns an earlier chunk already
-        # covered are zeroed so that every column counts once.
+        # covered are zeroed so that every column counts once, as are padding columns.
         begin = jnp.minimum(step * size, N - size)
-        fresh = begin + jnp.arange(size) >= step * size
+        columns = begin + jnp.arange(size)
+        fresh = (columns >= step * size) & valid[columns]
         Wc = jnp.where(
             fresh[None, None], jax.lax.dynamic_slice_in_dim(W3, begin, size, axis=2), 0.0
         )

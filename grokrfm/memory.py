@@ -1,13 +1,13 @@
 """Device-memory planning for batches of RFM runs, done before anything is compiled.
 
 :func:`run_bytes` is an analytic upper estimate of one run's peak working memory, from
-the arrays an iteration keeps live: the grid-by-train kernel and its two grid layouts
-for the AGOP (``~3 n^2 N``), the gradient blocks (``2n x c x N``, i.e. ``2 n^2 N`` with
-c = n classes, and a product of the same size), and the training kernel with its
-Cholesky factor (``~3 N^2``). The tests check it against XLA's own ``memory_analysis()``
-of the compiled run: never below it, never more than twice it (1.07x at p = 61).
-Batches are planned as ``batch x run_bytes``, which is conservative: XLA reuses some
-buffers across a batch.
+the arrays an iteration keeps live: the grid-by-train kernel (``n^2 N``), the training
+system with its Cholesky factor and that factor's masked copy (``~3 N^2``), one chunk of
+the AGOP's scan (the kernel's columns and the two gradient blocks, ``~3 n^2 x chunk``)
+and the grid predictions (``n^2 c``). The tests check it against XLA's own
+``memory_analysis()`` of the compiled run: never below it, never more than twice it
+(1.4x at p = 61). Batches are planned as ``batch x run_bytes``, which is conservative:
+XLA reuses some buffers across a batch.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import jax
 import numpy as np
 
+from grokrfm.agop import AGOP_CHUNK
 from grokrfm.errors import InvalidArgument
 
 
@@ -24,7 +25,9 @@ def run_bytes(n: int, train_capacity: int, test_capacity: int, itemsize: int) ->
     """Estimated peak bytes of one RFM run (group order n, padded set sizes)."""
     N, Nt = train_capacity, test_capacity
     grid = n * n
-    elements = 6 * grid * N + 3 * N * N + 2 * (N + Nt) * n + 8 * (2 * n) ** 2
+    chunk = min(N, AGOP_CHUNK)
+    elements = grid * N + 3 * N * N + 3 * grid * chunk + grid * n
+    elements += 2 * (N + Nt) * n + 8 * (2 * n) ** 2
     return int(itemsize * elements)
 
 

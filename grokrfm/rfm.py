@@ -231,12 +231,13 @@ def make_rfm(
         te_targets = jax.nn.one_hot(te_labels, n, dtype=M.dtype)
 
         # One kernel evaluation between every grid point and the training points serves
-        # the solve (training rows), the test predictions (test rows) and the AGOP.
+        # the solve (training rows), the test predictions (test rows) and the AGOP. Its
+        # padding columns are not masked here (that would be another n^2 x N array):
+        # the solve masks its block, alpha is zero on padding, and the AGOP masks its
+        # column chunks.
         parts = kernel_parts(M, pairs_all, tr_pairs, spec.bandwidth)
-        K_grid = jnp.where(valid[None, :], parts.K, 0.0)
-        both = valid[:, None] & valid[None, :]
-        eye = jnp.eye(valid.shape[0], dtype=M.dtype)
-        K = jnp.where(both, K_grid[part.train_idx], eye)  # padding: identity, alpha = 0
+        K_grid = parts.K
+        K = K_grid[part.train_idx]
         retries = config.solve_retries
         if retries is None:
             retries = 0 if M.dtype == jnp.float64 else 3
@@ -250,7 +251,7 @@ def make_rfm(
         if method == "pairs":
             # Gaussian: W is K, so K_grid and the prediction K alpha are reused.
             gaussian_like = parts.W is parts.K
-            W_grid = K_grid if gaussian_like else jnp.where(valid[None, :], parts.W, 0.0)
+            W_grid = parts.W
             if not kernels_.HAS_SELF_TERM[config.kernel]:
                 B = jnp.zeros_like(alpha)
             elif gaussian_like:

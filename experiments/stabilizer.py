@@ -1,0 +1,321 @@
+"""Finding 3.1 at scale: over hundreds of partitions of one task, does "the stabiliser H
+of the partition is trivial" predict "RFM generalises"?
+
+    python -m experiments.stabilizer            # x+y mod 31, 30 iterations, 300 partitions
+    python -m experiments.stabilizer --quick    # CPU minutes: p = 17, 20 iterations, 60
+
+The partitions come in families (:mod:`grokrfm.diagnosis`): random splits at training
+fractions 0.3-0.7; degenerate splits for one or several reflections; their perturbations
+(random points or reflected pairs moved to test, fixed points moved to training); unions
+of orbits of random subgroups (H non-trivial by construction) and random splits of the
+same sizes. H is computed for every partition before any RFM run; all runs are padded to
+one shape and run in saved chunks (``--chunk-runs``), so a rerun resumes. Beside Finding
+3.1's prediction ("H trivial") a refinement is tabulated: "H fixes no test point".
+
+Also reports, without RFM, the stabiliser of the degenerate partition of every reflection
+sr^k for ``--report-ops`` (default x*y and x/y, whose group order is even) at
+``--report-p``.
+
+Writes ``OUT/results.json`` (the confusion tables, per-family rows, every partition's
+record, the stabiliser report) and ``OUT/confusion.png``, and prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from grokrfm import runtime
+
+runtime.configure()
+
+import numpy as np  # noqa: E402
+
+from grokrfm import cli, diagnosis, experiment, partition, sweep, symmetry, tasks  # noqa: E402
+from grokrfm.errors import InvalidArgument  # noqa: E402
+
+# The second confusion table keeps partitions with at least this training fraction, to
+# separate "too little data" from "symmetric data" among the failures.
+HIGH_FRACTION = 0.45
+
+CONFUSION_COLUMNS = [("prediction", ""), ("generalises", "generalises"), ("fails", "fails")]
+FAMILY_COLUMNS = [
+    ("family", "family"),
+    ("partitions", "partitions"),
+    ("train_fraction_min", "train frac min"),
+    ("train_fraction_max", "max"),
+    ("stabilizer_orders", "|H| values"),
+    ("h_trivial", "H trivial"),
+    ("h_fixes_test", "H fixes test"),
+    ("generalises", "generalises"),
+    ("test_acc_mean", "mean test acc"),
+    ("prediction_accuracy", "3.1 right"),
+    ("refined_prediction_accuracy", "refined right"),
+]
+MISPREDICTED_COLUMNS = [
+    ("index", "#"),
+    ("family", "family"),
+    ("parameters", "parameters"),
+    ("seed", "seed"),
+    ("train_fraction", "train frac"),
+    ("stabilizer_order", "|H|"),
+    ("fixed_test_fraction", "H-fixed test"),
+    ("final_test_acc", "test acc"),
+    ("final_train_acc", "train acc"),
+    ("unseen_label_fraction", "unseen labels"),
+]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.stabilizer", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="CPU-sized variant (minutes)")
+    cli.add_task_arguments(parser, op="x+y", p=31)
+    cli.add_rfm_arguments(parser, iters=30)
+    parser.set_defaults(iters=None, chunk_runs=20)
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"how many partitions, over all families (300; quick 60; at least "
+        f"{diagnosis.MIN_PARTITIONS})",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="a run generalises when its final test accuracy is at least this (0.5)",
+    )
+    parser.add_argument(
+        "--union-fraction",
+        type=float,
+        default=None,
+        help="training fraction of the orbit unions and their matched random splits "
+        "(0.5; quick 0.7, since at p <= 19 random 50%% splits do not generalise)",
+    )
+    parser.add_argument("--seeds", type=int, default=2, help="random draws per setting (2)")
+    parser.add_argument(
+        "--report-ops",
+        nargs="*",
+        default=["x*y", "x/y"],
+        metavar="OP",
+        help="operations whose degenerate partitions' stabilisers are reported (x*y x/y)",
+    )
+    parser.add_argument(
+        "--report-p", type=int, default=None, help="modulus of that report (61; quick 17)"
+    )
+    parser.add_argument("--out", default="results/stabilizer", help="output folder")
+    return parser.parse_args(argv)
+
+
+def report_groups(ops, p: int) -> dict[str, symmetry.SymmetryGroup]:
+    """The symmetry groups of the stabiliser report, validated (arguments ``report_ops``,
+    ``report_p``)."""
+    groups = {}
+    for op in ops:
+        if op not in tasks.OPERATIONS:
+            raise InvalidArgument("report_ops", f"unknown {op!r}; choose from {tasks.OPERATIONS}")
+        try:
+            groups[op] = symmetry.symmetry_group(tasks.make_task(op, p=p))
+        except InvalidArgument as err:
+            raise InvalidArgument("report_p", str(err).split(": ", 1)[1]) from None
+    return groups
+
+
+def parameters(setting: dict) -> str:
+    """A setting's family parameters in a few characters, for the printed tables."""
+    return ", ".join(
+        f"{k}={'+'.join(v) if isinstance(v, list) else v}"
+        for k, v in setting.items()
+        if k != "family"
+    )
+
+
+def print_stabilizer_report(op: str, p: int, rows: list[dict]) -> None:
+    orders = sorted({r["order"] for r in rows})
+    print(f"\nstabiliser of the degenerate partition of each sr^k, {op} mod {p}: |H| in {orders}")
+    print(
+        sweep.format_table(
+            [{**r, "elements": " ".join(r["elements"])} for r in rows],
+            [("reflection", "reflection"), ("order", "|H|"), ("elements", "elements")],
+        )
+    )
+
+
+def plot(records: list[dict], threshold: float, path: str, title: str) -> None:
+    """Final test accuracy against |H| (coloured by family) and against training fraction
+    (filled: H trivial, hollow: H non-trivial)."""
+    from grokrfm import plotting
+
+    plt = plotting.plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    rng = np.random.default_rng(0)  # horizontal jitter only, so equal points stay visible
+    for i, family in enumerate(diagnosis.FAMILIES):
+        runs = [r for r in records if r["family"] == family]
+        if not runs:
+            continue
+        color = f"C{i}"
+        acc = 100 * np.array([r["final_test_acc"] for r in runs])
+        order = np.array([r["stabilizer_order"] for r in runs], float)
+        jitter = 2 ** rng.uniform(-0.15, 0.15, order.size)
+        axes[0].scatter(order * jitter, acc, s=14, color=color, alpha=0.7, label=family)
+        fraction = np.array([r["train_fraction"] for r in runs])
+        trivial = order == 1
+        axes[1].scatter(fraction[trivial], acc[trivial], s=14, color=color, alpha=0.7)
+        axes[1].scatter(
+            fraction[~trivial], acc[~trivial], s=14, facecolors="none", edgecolors=color
+        )
+    axes[0].set_xscale("log", base=2)
+    axes[0].set_xlabel("stabiliser order |H| (jittered)")
+    axes[1].set_xlabel("training fraction (filled: H trivial, hollow: non-trivial)")
+    for ax in axes:
+        ax.axhline(100 * threshold, color="k", lw=0.8, ls="--")
+        ax.set_ylabel("final test accuracy (%)")
+        ax.set_ylim(-3, 103)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="center right")
+    fig.suptitle(title)
+    plotting.save(fig, path)
+
+
+@cli.entry_point
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    # Everything is validated before any compute.
+    if args.p is None and args.group is None:
+        args.p = 17 if args.quick else 31
+    if args.iters is None:
+        args.iters = 20 if args.quick else 30
+    task = cli.task_from_args(args)
+    config = cli.config_from_args(args)
+    seeds = cli.check_seeds(args.seeds)
+    budget = cli.memory_budget_from_args(args)
+    chunk_runs = cli.chunk_runs_from_args(args)
+    threshold = partition.check_fraction(args.threshold, "threshold")
+    union_fraction = partition.check_fraction(
+        args.union_fraction if args.union_fraction is not None else (0.7 if args.quick else 0.5),
+        "union_fraction",
+    )
+    total = args.partitions if args.partitions is not None else (60 if args.quick else 300)
+    diagnosis.allocate(total)
+    report_p = args.report_p if args.report_p is not None else (17 if args.quick else 61)
+    report = report_groups(args.report_ops, report_p)
+    sym = symmetry.symmetry_group(task)
+    splits, settings = diagnosis.partition_families(sym, total, seeds, union_fraction)
+
+    stabilizer_report = {}
+    for op, group in report.items():
+        stabilizer_report[op] = diagnosis.degenerate_stabilizers(group)
+        print_stabilizer_report(op, report_p, stabilizer_report[op])
+    diagnostics = diagnosis.partition_diagnostics(sym, splits)
+    counts = {f: sum(s["family"] == f for s in settings) for f in diagnosis.FAMILIES}
+    print(
+        f"\n{task.name}: {config.kernel} kernel, {config.iterations} iterations, "
+        f"{len(settings)} partitions {counts}; generalises: final test accuracy >= {threshold}"
+    )
+    records = sweep.run_chunked(
+        task,
+        config,
+        splits,
+        settings,
+        args.out,
+        chunk_runs=chunk_runs,
+        bandwidth=args.bandwidth,
+        ridge=args.ridge,
+        power=args.power,
+        memory_budget=budget,
+    )
+    records = [
+        diagnosis.outcome(r, d, threshold) for r, d in zip(records, diagnostics, strict=True)
+    ]
+
+    subsets = {
+        "all": ("all partitions", records),
+        "high_fraction": (
+            f"train fraction >= {HIGH_FRACTION}",
+            [r for r in records if r["train_fraction"] >= HIGH_FRACTION],
+        ),
+    }
+    tables = {
+        prediction: {
+            key: diagnosis.confusion_of(runs, prediction) for key, (_, runs) in subsets.items()
+        }
+        for prediction in diagnosis.PREDICTIONS
+    }
+    for prediction, labels in diagnosis.PREDICTIONS.items():
+        for key, (title, _) in subsets.items():
+            table = tables[prediction][key]
+            accuracy = table["prediction_accuracy"]
+            print(
+                f"\nprediction '{labels[0]} <=> test accuracy >= {threshold}', {title} "
+                f"({table['total']}): right for "
+                + (f"{accuracy:.3f}" if accuracy is not None else "-")
+            )
+            print(sweep.format_table(diagnosis.confusion_rows(table, labels), CONFUSION_COLUMNS))
+    rows = diagnosis.family_rows(records)
+    print("\nper family")
+    print(
+        sweep.format_table(
+            [{**r, "stabilizer_orders": str(r["stabilizer_orders"])} for r in rows],
+            FAMILY_COLUMNS,
+        )
+    )
+    wrong = {prediction: diagnosis.mispredicted(records, prediction) for prediction in tables}
+    for prediction, labels in diagnosis.PREDICTIONS.items():
+        print(f"\npartitions where '{labels[0]}' mispredicts ({len(wrong[prediction])})")
+        if wrong[prediction]:
+            print(
+                sweep.format_table(
+                    [{**w, "parameters": parameters(w["setting"])} for w in wrong[prediction]],
+                    MISPREDICTED_COLUMNS,
+                )
+            )
+    failures = sum(not all(r["solve_ok"]) for r in records)
+    if failures:
+        print(f"warning: {failures} runs had a failed solve (see solve_ok in results.json)")
+
+    run_config = {
+        "task": task.name,
+        "op": task.op,
+        "group": task.group.name,
+        "kernel": config.kernel,
+        "bandwidth": args.bandwidth,
+        "ridge": args.ridge,
+        "power": args.power,
+        "iterations": config.iterations,
+        "centre": config.centre,
+        "normalize": config.normalize,
+        "partitions": total,
+        "family_counts": counts,
+        "seeds": seeds,
+        "threshold": threshold,
+        "union_fraction": union_fraction,
+        "predictions": {k: v[0] for k, v in diagnosis.PREDICTIONS.items()},
+        "high_fraction": HIGH_FRACTION,
+        "report_ops": list(report),
+        "report_p": report_p,
+        "quick": args.quick,
+    }
+    payload = experiment.write_results(
+        args.out,
+        "stabilizer",
+        run_config,
+        rows,
+        records,
+        confusion=tables,
+        mispredicted=wrong,
+        degenerate_stabilizers=stabilizer_report,
+    )
+    plot(
+        records,
+        threshold,
+        f"{args.out}/confusion.png",
+        f"{task.name}, {len(records)} partitions: final test accuracy vs stabiliser",
+    )
+    print(f"wrote {args.out}/results.json and {args.out}/confusion.png")
+    return payload
+
+
+if __name__ == "__main__":
+    main()

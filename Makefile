@@ -6,7 +6,7 @@ EXTRAS ?= dev
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench bench-gpu lint headline clean
+.PHONY: demo test bench bench-gpu lint headline paper-quick paper clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,21 @@ bench: $(STAMP)  ## timings as ratios measured in one process; writes results/be
 
 headline: $(STAMP)  ## the paper's headline: Gaussian x+y mod 61, 60 iterations, 3 seeds
 	$(PY) -m experiments.symmetry_breaking --p 61 --iters 60 --seeds 3 --out results/headline
+
+# The paper's experiments (PAPER.md section 5), in its order; each is `python -m experiments.<name>`.
+PAPER_EXPERIMENTS := table1 fig1 pairs_never_help fixed_points other_groups dihedral_subgroups stabilizer
+
+paper-quick: $(STAMP)  ## every paper experiment CPU-sized into results/quick/<name>, then results/quick/SUMMARY.md
+	set -e; for name in $(PAPER_EXPERIMENTS); do \
+		$(PY) -m experiments.$$name --quick --out results/quick/$$name; \
+	done
+	$(PY) -m experiments.summary --results results/quick
+
+paper: $(STAMP)  ## every paper experiment paper-sized into results/<name> (hours on CPU; resumable), then results/SUMMARY.md
+	set -e; for name in $(PAPER_EXPERIMENTS); do \
+		$(PY) -m experiments.$$name --out results/$$name; \
+	done
+	$(PY) -m experiments.summary --results results
 
 lint: $(STAMP)
 	$(PY) -m ruff check grokrfm experiments benchmarks tests

@@ -101,3 +101,253 @@ def paper_range(value) -> tuple[float, float] | None:
     except ValueError:
         return None
     return min(parts), max(parts)
+
+
+def final_accuracy_vs_moved(
+    records: Sequence[dict],
+    path: str | os.PathLike,
+    *,
+    curve_key: str,
+    panel_key: str | None = None,
+    metrics: Sequence[str] = ("test_acc",),
+    xlabel: str = "m (number moved)",
+    curve_names: dict | None = None,
+    title: str = "",
+) -> None:
+    """Final accuracy against the count moved: mean over seeds (line) and ± std (band).
+
+    Args:
+      records: run records whose settings carry ``"moved"``, ``curve_key`` and
+        ``panel_key`` (see :func:`grokrfm.sweep.run_records`).
+      path: output PNG.
+      curve_key: the setting whose values get one curve each (e.g. ``"move"``).
+      panel_key: the setting whose values get one panel each (None: one panel).
+      metrics: ``"test_acc"`` drawn solid, ``"train_acc"`` dashed, per curve.
+      curve_names: legend text per curve value (default: the value itself).
+    """
+    panels: dict = {}
+    for r in records:
+        panel = panels.setdefault(r["setting"].get(panel_key) if panel_key else None, {})
+        curve = panel.setdefault(r["setting"][curve_key], {})
+        curve.setdefault(r["setting"]["moved"], []).append(r)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.9), squeeze=False)
+    for ax, (panel, curves) in zip(axes[0], panels.items(), strict=True):
+        counts = set()
+        for i, (value, by_count) in enumerate(curves.items()):
+            m = np.array(sorted(by_count))
+            counts.update(m.tolist())
+            for metric in metrics:
+                finals = [100 * np.array([r[metric][-1] for r in by_count[k]]) for k in m]
+                mean = np.array([f.mean() for f in finals])
+                std = np.array([f.std() for f in finals])
+                test = metric == "test_acc"
+                ax.plot(
+                    m,
+                    mean,
+                    color=f"C{i % 10}",
+                    ls="-" if test else "--",
+                    marker="o" if test else None,
+                    ms=3,
+                    label=f"{(curve_names or {}).get(value, value)}"
+                    + ("" if test else f" ({metric.replace('_acc', '')})"),
+                )
+                ax.fill_between(m, mean - std, mean + std, color=f"C{i % 10}", alpha=0.2, lw=0)
+        # Counts span 0 to a few hundred: linear near 0, logarithmic beyond 1.
+        ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xticks(sorted(counts), [str(c) for c in sorted(counts)], fontsize=7)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("final accuracy (%)")
+        ax.set_ylim(-3, 103)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+        if panel is not None:
+            ax.set_title(str(panel), fontsize=9)
+    if title:
+        fig.suptitle(title)
+    save(fig, path)
+
+
+# --- feature matrices and group elements (grokrfm.features) --------------------------
+
+
+def _block_lines(ax, n: int) -> None:
+    ax.axhline(n - 0.5, color="k", lw=0.6)
+    ax.axvline(n - 0.5, color="k", lw=0.6)
+
+
+def matrices_with_representations(
+    panels: Sequence[dict], path: str | os.PathLike, title: str = ""
+) -> None:
+    """Each learned M beside the permutation matrix Pi(g) it matches best.
+
+    Args:
+      panels: one dict per row: ``M`` ``(2n, 2n)``, ``pi`` ``(2n, 2n)`` (or None),
+        ``title`` (above M), ``pi_title`` (above Pi(g)). Where ``pi`` is given its nonzero
+        entries are also drawn over M as small open circles, so the reader sees whether
+        M's structure sits exactly there.
+      path: output PNG.
+    """
+    rows = len(panels)
+    fig, axes = plt.subplots(rows, 2, figsize=(8.4, 4.0 * rows), squeeze=False)
+    for (ax_m, ax_p), panel in zip(axes, panels, strict=True):
+        M = np.asarray(panel["M"])
+        n = M.shape[0] // 2
+        # Colour range from the off-diagonal entries: the diagonal would wash them out.
+        off = M[~np.eye(M.shape[0], dtype=bool)]
+        scale = float(np.abs(off).max()) or 1.0
+        image = ax_m.imshow(M, cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
+        fig.colorbar(image, ax=ax_m, fraction=0.046, pad=0.04)
+        _block_lines(ax_m, n)
+        ax_m.set_title(panel.get("title", ""), fontsize=9)
+        pi = panel.get("pi")
+        if pi is None:
+            ax_p.axis("off")
+            continue
+        rows_i, cols_i = np.nonzero(np.asarray(pi))
+        marker = max(2.0, 120.0 / M.shape[0])
+        ax_m.scatter(cols_i, rows_i, s=marker, facecolors="none", edgecolors="k", lw=0.5)
+        ax_p.imshow(np.asarray(pi), cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+        _block_lines(ax_p, n)
+        ax_p.set_title(panel.get("pi_title", "Pi(g)"), fontsize=9)
+    if title:
+        fig.suptitle(title)
+    save(fig, path)
+
+
+def score_matrix(
+    values,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    path: str | os.PathLike,
+    title: str = "",
+    highlight: Sequence[int] | None = None,
+) -> None:
+    """A heatmap of |score| (rows: runs, e.g. the reflection that built each partition;
+    columns: group elements), with each row's expected column outlined.
+
+    Args:
+      values: ``(rows, cols)``.
+      highlight: per row, the column to outline (e.g. the building reflection), or None.
+    """
+    values = np.abs(np.asarray(values))
+    rows, cols = values.shape
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.16 * cols + 2.5), max(3.0, 0.16 * rows + 1.8)))
+    image = ax.imshow(values, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="|score|")
+    if highlight is not None:
+        for r, c in enumerate(highlight):
+            if c is not None:
+                ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="r", lw=0.8))
+    size = 6 if max(rows, cols) > 30 else 7
+    ax.set_xticks(np.arange(cols), col_labels, rotation=90, fontsize=size)
+    ax.set_yticks(np.arange(rows), row_labels, fontsize=size)
+    ax.set_xlabel("group element g (score against S(g))")
+    if title:
+        ax.set_title(title, fontsize=10)
+    save(fig, path)
+
+
+def grid_outcomes(panels: Sequence[dict], path: str | os.PathLike, title: str = "") -> None:
+    """The n x n grid of points (a down, b across): train, correct and wrong test points,
+    the predicted set outlined, and the reflection's fixed points (its axis) drawn.
+
+    Args:
+      panels: dicts with ``n``, ``train``, ``test``, ``correct`` (``(n^2,)`` bool, grid
+        index ``a n + b``), optional ``predicted`` (``(n^2,)`` bool, outlined in black),
+        optional ``axis`` (``(n^2,)`` bool, the fixed points, joined where adjacent) and
+        ``title``.
+      path: output PNG.
+    """
+    cols = min(len(panels), 4)
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.7 * rows), squeeze=False)
+    colours = {
+        "train": (0.82, 0.82, 0.82),
+        "correct": (0.20, 0.63, 0.17),
+        "wrong": (0.89, 0.10, 0.11),
+    }
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        n = int(panel["n"])
+        train = np.asarray(panel["train"]).reshape(n, n)
+        test = np.asarray(panel["test"]).reshape(n, n)
+        correct = np.asarray(panel["correct"]).reshape(n, n)
+        image = np.ones((n, n, 3))
+        image[train] = colours["train"]
+        image[test & correct] = colours["correct"]
+        image[test & ~correct] = colours["wrong"]
+        ax.imshow(image, interpolation="nearest")
+        if panel.get("predicted") is not None:
+            a, b = np.nonzero(np.asarray(panel["predicted"]).reshape(n, n))
+            ax.scatter(
+                b,
+                a,
+                s=max(2.0, 900.0 / n**2 * 4),
+                marker="s",
+                facecolors="none",
+                edgecolors="k",
+                lw=0.6,
+            )
+        if panel.get("axis") is not None:
+            a, b = np.nonzero(np.asarray(panel["axis"]).reshape(n, n))
+            ax.plot(b, a, "x", color="k", ms=3, mew=0.7)
+            for i in range(len(a) - 1):  # join neighbouring fixed points into the axis line
+                if a[i + 1] - a[i] == 1 and abs(int(b[i + 1]) - int(b[i])) == 1:
+                    ax.plot(b[i : i + 2], a[i : i + 2], color="k", lw=0.8)
+        ax.set_title(panel.get("title", ""), fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[k]) for k in ("train", "correct", "wrong")]
+    labels = ["train", "test, correct", "test, wrong"]
+    handles.append(plt.Line2D([], [], marker="s", ls="", mfc="none", mec="k"))
+    labels.append("predicted: Orbit_H(train) \\ train")
+    handles.append(plt.Line2D([], [], marker="x", ls="-", color="k"))
+    labels.append("fixed points (axis)")
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
+    save(fig, path)
+
+
+def measure_curves(panels: Sequence[dict], path: str | os.PathLike, title: str = "") -> None:
+    """Per-iteration measures beside test accuracy (right axis), one panel per measure.
+
+    Args:
+      panels: dicts with ``title``, ``ylabel``, ``series`` (``{label: (T+1,) values}``,
+        drawn at iterations 0..len-1), optional ``test_acc`` (``{label: (T,) values}``,
+        dashed, right axis, percent), optional ``log`` (log y axis).
+      path: output PNG.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8), squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        for i, (label, values) in enumerate(panel["series"].items()):
+            values = np.asarray(values, float)
+            ax.plot(np.arange(len(values)), values, color=f"C{i % 10}", label=label)
+        if panel.get("log"):
+            ax.set_yscale("log")
+        ax.set_xlabel("RFM iteration t (M_t)")
+        ax.set_ylabel(panel.get("ylabel", ""))
+        ax.grid(alpha=0.3)
+        ax.set_title(panel.get("title", ""), fontsize=9)
+        lines, labels = ax.get_legend_handles_labels()
+        if panel.get("test_acc"):
+            twin = ax.twinx()
+            for i, (label, acc) in enumerate(panel["test_acc"].items()):
+                acc = 100 * np.asarray(acc, float)
+                twin.plot(
+                    np.arange(len(acc)),
+                    acc,
+                    color=f"C{i % 10}",
+                    ls="--",
+                    lw=1.0,
+                    label=f"test acc, {label}",
+                )
+            twin.set_ylim(-3, 103)
+            twin.set_ylabel("test accuracy (%, dashed)")
+            more_lines, more_labels = twin.get_legend_handles_labels()
+            lines, labels = lines + more_lines, labels + more_labels
+        ax.legend(lines, labels, fontsize=7, loc="best")
+    if title:
+        fig.suptitle(title)
+    save(fig, path)

@@ -1,0 +1,98 @@
+"""Holding out the fixed points of every reflection of a larger dihedral subgroup
+(PAPER.md section 5, item 6): Gaussian RFM on x+y mod 32, test = the fixed points of all
+reflections of <s>, <r^16, s>, <r^8, s> or <r^4, s>. The paper finds it never generalises.
+
+    python -m experiments.dihedral_subgroups            # paper-sized: p = 32, 60 iterations
+    python -m experiments.dihedral_subgroups --quick    # CPU-sized: p = 24, 20 iterations
+
+Each subgroup <r^d, s> (d = p, p/2, p/4, p/8) is closed from its generators and its
+reflections sr^k are read off, so the held-out set is the union of their fixed points
+(b - a in dZ). Beside the degenerate partition (m = 0) a small perturbation moves m = 1
+and 10 random training points to test. Every run records its partition's stabiliser
+order; the results also record each subgroup's order and reflections. Writes
+``OUT/results.json`` and ``OUT/dihedral_subgroups.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from grokrfm import runtime
+
+runtime.configure()
+
+from grokrfm import cli, experiment, tasks  # noqa: E402
+from grokrfm.errors import InvalidArgument  # noqa: E402
+from grokrfm.experiment import Row  # noqa: E402
+
+NOTE = "PAPER.md 5.6: never generalises"
+
+
+def rows(p: int) -> list[Row]:
+    """One row per subgroup <r^d, s> of Dih(Z_p), d = p (i.e. <s>), p/2, p/4, p/8.
+
+    Raises:
+      InvalidArgument: naming ``p`` unless 8 divides p and p >= 16 (for p = 8, <r, s>
+        is all of Dih(Z_8), whose reflections fix every point, leaving no training set).
+    """
+    if p % 8 or p < 16:
+        raise InvalidArgument("p", f"needs a multiple of 8 that is at least 16, got {p}")
+    task = tasks.make_task("x+y", p=p)
+    out = []
+    for d in (p, p // 2, p // 4, p // 8):
+        rotations = [] if d == p else [d]
+        reflections, order = experiment.subgroup_reflections(task, rotations)
+        name = "<s>" if d == p else f"<r^{d}, s>"
+        out.append(
+            Row(
+                "x+y",
+                p,
+                "gaussian",
+                tuple(reflections),
+                "points",
+                (0, 1, 10),
+                note=NOTE,
+                name=f"subgroup_r{d}",
+                held_out=f"fixed points of {name}",
+                setting={"subgroup": name, "subgroup_order": order},
+            )
+        )
+    return out
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.dihedral_subgroups", description=__doc__.split("\n\n")[0]
+    )
+    experiment.add_arguments(
+        parser, out="results/dihedral_subgroups", iterations=(60, 20), seeds=(5, 2)
+    )
+    return parser.parse_args(argv)
+
+
+@cli.entry_point
+def main(argv=None) -> dict:
+    options = experiment.options_from_args(parse_args(argv))
+    p = options.p or (24 if options.quick else 32)
+    subgroups = rows(p)
+    payload = experiment.run_experiment("dihedral_subgroups", subgroups, options)
+    for sw in payload["sweeps"]:
+        print(
+            f"{sw['subgroup']}: order {sw['subgroup_order']}, reflections "
+            f"{', '.join(sw['reflections'])}"
+        )
+    from grokrfm import plotting
+
+    plotting.final_accuracy_vs_moved(
+        payload["runs"],
+        f"{options.out}/dihedral_subgroups.png",
+        curve_key="subgroup",
+        xlabel="random training points moved to test",
+        title=f"x+y mod {p}, test = fixed points of a dihedral subgroup's reflections",
+    )
+    print(f"wrote {options.out}/results.json and {options.out}/dihedral_subgroups.png")
+    return payload
+
+
+if __name__ == "__main__":
+    main()

@@ -19,6 +19,7 @@ from grokrfm import runtime
 runtime.configure()
 
 from grokrfm import cli, experiment, rfm, sweep, tasks  # noqa: E402
+from grokrfm.errors import InvalidArgument  # noqa: E402
 
 OP_NAMES = {"x+y": "add", "x-y": "sub", "x*y": "mul", "x/y": "div"}
 
@@ -52,6 +53,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--chunk-runs", type=int, default=1, metavar="R", help="runs per saved chunk (1)"
     )
     parser.add_argument("--memory-budget", type=float, default=None, metavar="GIB")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="TEXT",
+        help="run only the row groups whose folder name contains one of these "
+        "(e.g. gaussian, or quadratic_add)",
+    )
     parser.add_argument("--out", default="results/table1", help="output folder")
     return parser.parse_args(argv)
 
@@ -75,11 +84,16 @@ def main(argv=None) -> dict:
     for kernel, op, reflection, counts, paper in rows:
         task = tasks.make_task(op, p=p)
         config = experiment.kernel_config(kernel, iters)
-        plans.append((task, config, kernel, op, reflection, counts, paper))
         experiment.check_sweep(task, [reflection], "points", counts)
+        folder = f"{kernel}_{OP_NAMES[op]}_{reflection_name(reflection).replace('^', '')}"
+        if args.only and not any(text in folder for text in args.only):
+            continue
+        plans.append((task, config, kernel, op, reflection, counts, paper, folder))
+    if not plans:
+        raise InvalidArgument("only", f"no row group's folder contains any of {args.only}")
 
     summary, runs, comparison = [], [], []
-    for task, config, kernel, op, reflection, counts, paper in plans:
+    for task, config, kernel, op, reflection, counts, paper, folder in plans:
         name = reflection_name(reflection)
         label = f"{kernel} {op}, {name}"
         print(f"{label} mod {p}: m = {counts}, {len(seeds)} seeds, {iters} iterations")
@@ -90,7 +104,7 @@ def main(argv=None) -> dict:
             "points",
             counts,
             seeds,
-            f"{args.out}/{kernel}_{OP_NAMES[op]}_{name.replace('^', '')}",
+            f"{args.out}/{folder}",
             bandwidth=args.bandwidth,
             chunk_runs=chunk_runs,
             memory_budget=budget,
@@ -129,7 +143,8 @@ def main(argv=None) -> dict:
             "seeds": seeds,
             "bandwidth": args.bandwidth,
             "quick": args.quick,
-            "rows": [r[:4] for r in rows],
+            "only": args.only,
+            "rows": [plan[2:6] for plan in plans],
         },
         summary,
         runs,

@@ -201,3 +201,18 @@ def test_killed_sweep_resumes_from_saved_chunks(tmp_path):
     data = json.loads((out / "results.json").read_text())
     assert len(data["runs"]) == 7
     assert {p.name for p in (out / "chunks").glob("*.json")} >= saved
+
+
+def test_table1_quick_rows_filtered_by_only(tmp_path, capsys):
+    from experiments import table1
+
+    argv = ["--quick", "--p", "11", "--iters", "3", "--seeds", "2", "--out", str(tmp_path)]
+    data = table1.main([*argv, "--only", "gaussian_add"])
+    entries = data["paper_comparison"]
+    assert [e["quantity"] for e in entries] == ["test accuracy, m = 0", "test accuracy, m = 1"]
+    assert entries[0]["measured_mean"] == 0.0 and entries[0]["train_acc_mean"] == 1.0
+    assert [r["stabilizer_order"] for r in data["runs"]] == [2, 1, 1]
+    assert (tmp_path / "table1.png").stat().st_size > 1000
+    with pytest.raises(SystemExit) as err:
+        table1.main([*argv, "--only", "nothing-matches"])
+    assert err.value.code == 2 and "error: only:" in capsys.readouterr().err

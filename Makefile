@@ -27,7 +27,8 @@ headline: $(STAMP)  ## the paper's headline: Gaussian x+y mod 61, 60 iterations,
 	$(PY) -m experiments.symmetry_breaking --p 61 --iters 60 --seeds 3 --out results/headline
 
 # The paper's experiments (PAPER.md section 5), in its order; each is `python -m experiments.<name>`.
-PAPER_EXPERIMENTS := table1 fig1 pairs_never_help fixed_points other_groups dihedral_subgroups stabilizer
+PAPER_EXPERIMENTS := table1 fig1 pairs_never_help fixed_points other_groups dihedral_subgroups stabilizer \
+	features_degenerate features_random features_subgroups orbit_predictions
 
 paper-quick: $(STAMP)  ## every paper experiment CPU-sized into results/quick/<name>, then results/quick/SUMMARY.md
 	set -e; for name in $(PAPER_EXPERIMENTS); do \

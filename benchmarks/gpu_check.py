@@ -94,8 +94,8 @@ def timed_sweep(p: int, moved, seeds, iterations: int) -> dict:
 
 
 def worker(dtype: str, quick: bool) -> dict:
-    p61, p97, iters = (13, 17, 6) if quick else (61, 97, 60)
-    batch = 8 if quick else 64
+    p61, p97, iters = (7, 11, 3) if quick else (61, 97, 60)
+    batch = 4 if quick else 64
     out = {
         "dtype": dtype,
         "backend": jax.default_backend(),

@@ -28,6 +28,10 @@ EXPERIMENTS = (
     "other_groups",
     "dihedral_subgroups",
     "stabilizer",
+    "features_degenerate",
+    "features_random",
+    "features_subgroups",
+    "orbit_predictions",
 )
 
 

@@ -181,15 +181,29 @@ def matrices_with_representations(
     """Each learned M beside the permutation matrix Pi(g) it matches best.
 
     Args:
-      panels: one dict per row: ``M`` ``(2n, 2n)``, ``pi`` ``(2n, 2n)`` (or None),
+      panels: one dict per M: ``M`` ``(2n, 2n)``, ``pi`` ``(2n, 2n)`` (or None),
         ``title`` (above M), ``pi_title`` (above Pi(g)). Where ``pi`` is given its nonzero
         entries are also drawn over M as small open circles, so the reader sees whether
-        M's structure sits exactly there.
+        M's structure sits exactly there, and Pi(g) is drawn to the right of M; when no
+        panel has a ``pi`` the matrices are laid out three to a row.
       path: output PNG.
     """
-    rows = len(panels)
-    fig, axes = plt.subplots(rows, 2, figsize=(8.4, 4.0 * rows), squeeze=False)
-    for (ax_m, ax_p), panel in zip(axes, panels, strict=True):
+    with_pi = any(panel.get("pi") is not None for panel in panels)
+    if with_pi:
+        fig, axes = plt.subplots(
+            len(panels), 2, figsize=(8.4, 4.0 * len(panels)), squeeze=False, layout="constrained"
+        )
+        pairs = [(row[0], row[1]) for row in axes]
+    else:
+        cols = min(len(panels), 3)
+        rows = -(-len(panels) // cols)
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(4.6 * cols, 4.1 * rows), squeeze=False, layout="constrained"
+        )
+        pairs = [(ax, None) for ax in axes.flat]
+        for ax in list(axes.flat)[len(panels) :]:
+            ax.axis("off")
+    for (ax_m, ax_p), panel in zip(pairs, panels, strict=False):
         M = np.asarray(panel["M"])
         n = M.shape[0] // 2
         # Colour range from the off-diagonal entries: the diagonal would wash them out.
@@ -198,8 +212,10 @@ def matrices_with_representations(
         image = ax_m.imshow(M, cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
         fig.colorbar(image, ax=ax_m, fraction=0.046, pad=0.04)
         _block_lines(ax_m, n)
-        ax_m.set_title(panel.get("title", ""), fontsize=9)
+        ax_m.set_title(panel.get("title", ""), fontsize=8)
         pi = panel.get("pi")
+        if ax_p is None:
+            continue
         if pi is None:
             ax_p.axis("off")
             continue
@@ -208,7 +224,7 @@ def matrices_with_representations(
         ax_m.scatter(cols_i, rows_i, s=marker, facecolors="none", edgecolors="k", lw=0.5)
         ax_p.imshow(np.asarray(pi), cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
         _block_lines(ax_p, n)
-        ax_p.set_title(panel.get("pi_title", "Pi(g)"), fontsize=9)
+        ax_p.set_title(panel.get("pi_title", "Pi(g)"), fontsize=8)
     if title:
         fig.suptitle(title)
     save(fig, path)
@@ -319,7 +335,9 @@ def measure_curves(panels: Sequence[dict], path: str | os.PathLike, title: str =
         dashed, right axis, percent), optional ``log`` (log y axis).
       path: output PNG.
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5.6 * len(panels), 3.9), squeeze=False, layout="constrained"
+    )
     for ax, panel in zip(axes[0], panels, strict=True):
         for i, (label, values) in enumerate(panel["series"].items()):
             values = np.asarray(values, float)

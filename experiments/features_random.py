@@ -1,0 +1,318 @@
+"""Features on random partitions (PAPER.md 5.7, section 6): block-circulant M and the
+progress measures that move before test accuracy does.
+
+    python -m experiments.features_random            # four ops mod 29 + x+y mod 61; 60 iterations
+    python -m experiments.features_random --quick    # four ops mod 23 + x+y mod 31; 40 iterations
+
+Gaussian RFM on a random 50% split. For each run: the final M's circulant deviation
+after reordering A by the discrete logarithm (:func:`grokrfm.features.block_forms`; also
+in the natural order, where x*y and x/y are not circulant), the share of what M learned
+beyond the identity that the whole symmetry group's representation explains, and per
+iteration the circulant deviation, the AGOP alignment cos(M_t, M_T) and the
+representation scores. For x+y mod 61 (the curves row) it reports how much of each
+measure's total change happened while test accuracy was still below 10%.
+Writes ``OUT/results.json``, ``OUT/matrices.png`` (reordered M per operation) and
+``OUT/progress_<task>.png`` (measures and test accuracy per iteration).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from grokrfm import runtime
+
+runtime.configure()
+
+from grokrfm import (  # noqa: E402
+    cli,
+    experiment,
+    features,
+    partition,
+    rfm,
+    sweep,
+    symmetry,
+    tasks,
+)
+from grokrfm.errors import InvalidArgument  # noqa: E402
+
+ONSET = 0.1  # test accuracy that counts as having left the floor
+MEASURES = ("circulant_deviation", "agop_alignment", "agop_alignment_off_diagonal")
+
+
+class Row(NamedTuple):
+    task: tasks.Task
+    sym: symmetry.SymmetryGroup
+    curves: bool  # the progress-measure row (x+y mod 61)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.features_random", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="CPU-sized variant (a few minutes)")
+    parser.add_argument("--p", type=int, default=None, help="modulus of the ops (29; quick 23)")
+    parser.add_argument(
+        "--ops",
+        nargs="*",
+        default=list(tasks.OPERATIONS),
+        help="operations (all four; none: only the curves row)",
+    )
+    parser.add_argument(
+        "--curves-p", type=int, default=None, help="x+y modulus of the curves row (61; quick 31)"
+    )
+    parser.add_argument("--no-curves", action="store_true", help="skip the curves row")
+    parser.add_argument("--fraction", type=float, default=0.5, help="training fraction (0.5)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds (2; quick 1)")
+    parser.add_argument("--iters", type=int, default=None, help="iterations (60; quick 40)")
+    parser.add_argument("--bandwidth", type=float, default=2.5, help="Gaussian L (2.5)")
+    parser.add_argument("--memory-budget", type=float, default=None, metavar="GIB")
+    parser.add_argument("--out", default="results/features_random", help="output folder")
+    return parser.parse_args(argv)
+
+
+def plan(args) -> tuple[list[Row], rfm.RFMConfig, list[int]]:
+    p = args.p or (23 if args.quick else 29)
+    iters = args.iters or (40 if args.quick else 60)
+    seeds = cli.check_seeds(args.seeds or (1 if args.quick else 2))
+    config = rfm.RFMConfig("gaussian", iters, save_every=1).validate()
+    rfm.check_scalars(bandwidth=args.bandwidth)
+    partition.check_fraction(args.fraction)
+    rows = []
+    for op in args.ops:
+        task = tasks.make_task(op, p=p)
+        rows.append(Row(task, symmetry.symmetry_group(task), False))
+    if not args.no_curves:
+        task = tasks.make_task("x+y", p=args.curves_p or (31 if args.quick else 61))
+        rows.append(Row(task, symmetry.symmetry_group(task), True))
+    if not rows:
+        raise InvalidArgument("ops", "nothing to run: give --ops or drop --no-curves")
+    for row in rows:
+        partition.train_count(row.task.n_points, args.fraction)
+    return rows, config, seeds
+
+
+def run_row(row: Row, config, seeds, args, budget):
+    """One batched call over the seeds; records with features and deviations."""
+    task, sym = row.task, row.sym
+    n_train = partition.train_count(task.n_points, args.fraction)
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    splits = jax.vmap(lambda k: partition.random_split(k, task.n_points, n_train))(keys)
+    result, parts = sweep.run_splits(
+        task, config, splits, bandwidth=args.bandwidth, memory_budget=budget
+    )
+    settings = [{"task": task.name, "fraction": args.fraction, "seed": s} for s in seeds]
+    records = sweep.run_records(settings, result, parts)
+    basis = features.score_basis(sym)
+    features.feature_records(sym, basis, result, records, splits)
+    structure = features.block_forms(task)
+    natural = structure._replace(order=np.arange(task.n))
+    final = features.batch_deviation(result.M, structure)
+    unordered = features.batch_deviation(result.M, natural)
+    for b, r in enumerate(records):
+        f = r["features"]
+        f.update(
+            generator=structure.generator,
+            circulant_deviation=float(final.off_diagonal[b]),
+            circulant_deviation_all_blocks=float(final.combined[b]),
+            circulant_deviation_natural_order=float(unordered.off_diagonal[b]),
+            group_share_beyond_identity=f["energy"]["group"]["beyond_identity"],
+        )
+        f["change_before_onset"] = {
+            m: features.change_before_onset(f["curves"][m], r["test_acc"], ONSET) for m in MEASURES
+        }
+    return records, result
+
+
+def summary_row(row: Row, records) -> dict:
+    f = [r["features"] for r in records]
+    test = np.array([r["test_acc"][-1] for r in records])
+    onsets = [sweep.first_iteration_at(r["test_acc"], ONSET) for r in records]
+    out = {
+        "task": row.task.name,
+        "curves": row.curves,
+        "seeds": len(records),
+        "train_acc_mean": float(np.mean([r["train_acc"][-1] for r in records])),
+        "test_acc_mean": float(test.mean()),
+        "test_acc_std": float(test.std()),
+        "onset_iteration": onsets,
+        "jump_iteration": [sweep.first_iteration_at(r["test_acc"], 0.9) for r in records],
+        "generator": f[0]["generator"],
+        "circulant_deviation": float(np.mean([x["circulant_deviation"] for x in f])),
+        "circulant_deviation_first": float(
+            np.mean([x["curves"]["circulant_deviation"][1] for x in f])
+        ),
+        "circulant_deviation_natural_order": float(
+            np.mean([x["circulant_deviation_natural_order"] for x in f])
+        ),
+        "group_share_beyond_identity": float(
+            np.mean([x["group_share_beyond_identity"] for x in f])
+        ),
+    }
+    for m in MEASURES:
+        values = [x["change_before_onset"][m] for x in f if x["change_before_onset"][m] is not None]
+        out[f"{m}_before_onset"] = float(np.mean(values)) if values else None
+    return out
+
+
+def comparisons(rows: list[dict], fraction: float) -> list[dict]:
+    out = []
+    for row in rows:
+        setting = f"gaussian {row['task']}, random {fraction:.0%}"
+        base = {
+            "measured_std": 0.0,
+            "train_acc_mean": row["train_acc_mean"],
+            "seeds": row["seeds"],
+        }
+        paper = 1.0 if row["task"].endswith("mod 61") else "~70-100%"
+        out.append(
+            {
+                "quantity": "test accuracy",
+                "setting": setting,
+                "paper": paper,
+                **base,
+                "measured_mean": row["test_acc_mean"],
+                "measured_std": row["test_acc_std"],
+                "note": "PAPER.md 5.1",
+            }
+        )
+        out.append(
+            {
+                "quantity": "M beyond I explained by span{Pi(g)} (block-circulant share)",
+                "setting": setting,
+                "paper": "block-circulant (by eye)",
+                **base,
+                "measured_mean": row["group_share_beyond_identity"],
+                "note": f"circulant deviation {row['circulant_deviation']:.2e} after reordering "
+                f"by powers of {row['generator']} ({row['circulant_deviation_natural_order']:.2e} "
+                f"unordered; {row['circulant_deviation_first']:.2e} at M_1)",
+            }
+        )
+        if row["curves"]:
+            for m in ("circulant_deviation", "agop_alignment"):
+                value = row[f"{m}_before_onset"]
+                out.append(
+                    {
+                        "quantity": f"share of the {m.replace('_', ' ')}'s change done while "
+                        f"test acc < {ONSET:.0%}",
+                        "setting": setting,
+                        "paper": "moves before the jump",
+                        **base,
+                        "measured_mean": value,
+                        "note": "PAPER.md section 6; None: test acc never left the floor",
+                    }
+                )
+    return out
+
+
+def progress_figure(row: Row, records, path: str) -> None:
+    from grokrfm import plotting
+
+    c = [r["features"]["curves"] for r in records]
+    acc = {f"seed {r['seed']}": r["test_acc"] for r in records}
+
+    def series(key):
+        return {f"seed {r['seed']}": x[key] for r, x in zip(records, c, strict=True)}
+
+    panels = [
+        {
+            "title": "circulant deviation (lower-left block, reordered)",
+            "ylabel": "D",
+            "series": series("circulant_deviation"),
+            "test_acc": acc,
+            "log": True,
+        },
+        {
+            "title": "AGOP alignment cos(M_t, M_T)",
+            "ylabel": "cosine",
+            "series": {
+                **{f"{k}, full": v for k, v in series("agop_alignment").items()},
+                **{f"{k}, off-diag": v for k, v in series("agop_alignment_off_diagonal").items()},
+            },
+            "test_acc": acc,
+        },
+        {
+            "title": "representation: largest |score|, identity share",
+            "ylabel": "value",
+            "series": {
+                **{f"{k}, best |score|": v for k, v in series("best_score").items()},
+                **{f"{k}, identity share": v for k, v in series("identity_share").items()},
+            },
+            "test_acc": acc,
+        },
+    ]
+    plotting.measure_curves(panels, path, title=f"{row.task.name}, random split")
+
+
+@cli.entry_point
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    rows, config, seeds = plan(args)
+    budget = cli.memory_budget_from_args(args)
+    from grokrfm import plotting
+
+    all_records, summary, figures, panels = [], [], [], []
+    for row in rows:
+        print(
+            f"{row.task.name}: random {args.fraction:.0%}, {len(seeds)} seed(s), "
+            f"{config.iterations} iterations"
+        )
+        records, result = run_row(row, config, seeds, args, budget)
+        all_records.extend(records)
+        summary.append(summary_row(row, records))
+        slug = row.task.name.replace(" mod ", "_").replace("/", "div").replace("*", "mul")
+        path = f"{args.out}/progress_{slug.replace('+', 'add').replace('-', 'sub')}.png"
+        progress_figure(row, records, path)
+        figures.append(path)
+        f = records[0]["features"]
+        structure = features.block_forms(row.task)
+        panels.append(
+            {
+                "M": np.asarray(features.reorder(result.M[0], structure.order)),
+                "pi": None,
+                "title": f"{row.task.name}: M reordered by powers of {structure.generator} "
+                f"(test {records[0]['test_acc'][-1]:.0%}; circulant deviation "
+                f"{f['circulant_deviation']:.1e})",
+            }
+        )
+    plotting.matrices_with_representations(panels, f"{args.out}/matrices.png")
+    figures.append(f"{args.out}/matrices.png")
+    columns = [
+        ("task", "task"),
+        ("train_acc_mean", "train"),
+        ("test_acc_mean", "test"),
+        ("jump_iteration", "jump"),
+        ("circulant_deviation", "circ dev"),
+        ("circulant_deviation_natural_order", "unordered"),
+        ("circulant_deviation_first", "at M_1"),
+        ("group_share_beyond_identity", "span Pi share"),
+        ("circulant_deviation_before_onset", "circ before"),
+        ("agop_alignment_before_onset", "align before"),
+    ]
+    print(sweep.format_table(summary, columns))
+    payload = experiment.write_results(
+        args.out,
+        "features_random",
+        {
+            "quick": args.quick,
+            "iterations": config.iterations,
+            "bandwidth": args.bandwidth,
+            "fraction": args.fraction,
+            "seeds": seeds,
+            "tasks": [r.task.name for r in rows],
+        },
+        summary,
+        all_records,
+        comparisons(summary, args.fraction),
+        figures=figures,
+    )
+    print(f"wrote {args.out}/results.json and {len(figures)} figures")
+    return payload
+
+
+if __name__ == "__main__":
+    main()

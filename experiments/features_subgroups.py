@@ -1,0 +1,188 @@
+"""What M encodes when the fixed points of every reflection of a dihedral subgroup are held
+out (PAPER.md 5.6): Gaussian RFM on x+y mod 32, subgroups <s>, <r^16, s>, <r^8, s>, <r^4, s>.
+
+    python -m experiments.features_subgroups            # p = 32, 60 iterations
+    python -m experiments.features_subgroups --quick    # p = 16, 20 iterations
+
+For each subgroup H = <r^d, s> the test set is the union of the fixed points of H's
+reflections; the partition is then invariant under H (its stabiliser is at least H).
+The representation score ranks what the final M encodes; reported per subgroup: the top
+classes, how many of the top k are in H (k = H's classes {h, h^-1} besides the identity),
+and the share of M's
+energy beyond the identity in span{Pi(h) : h in H} against span{I, Pi(s)}. Writes
+``OUT/results.json`` and ``OUT/matrices.png`` (M with the support of Pi(H) overlaid).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from grokrfm import runtime
+
+runtime.configure()
+
+from grokrfm import cli, experiment, features, rfm, sweep, symmetry, tasks  # noqa: E402
+from grokrfm.errors import InvalidArgument  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.features_subgroups", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="CPU-sized variant (a minute)")
+    parser.add_argument("--p", type=int, default=None, help="modulus, a multiple of 8 (32; 16)")
+    parser.add_argument("--iters", type=int, default=None, help="iterations (60; quick 20)")
+    parser.add_argument("--bandwidth", type=float, default=2.5, help="Gaussian L (2.5)")
+    parser.add_argument("--top", type=int, default=8, help="classes listed per run (8)")
+    parser.add_argument("--memory-budget", type=float, default=None, metavar="GIB")
+    parser.add_argument("--out", default="results/features_subgroups", help="output folder")
+    return parser.parse_args(argv)
+
+
+def subgroups(task: tasks.Task, sym: symmetry.SymmetryGroup) -> list[dict]:
+    """<r^d, s> for d = p, p/2, p/4, p/8: name, elements, reflections (element indices)."""
+    p = task.n
+    if p % 8 or p < 16:
+        raise InvalidArgument("p", f"needs a multiple of 8 that is at least 16, got {p}")
+    out = []
+    for d in (p, p // 2, p // 4, p // 8):
+        rotations = [] if d == p else [d]
+        values, order = experiment.subgroup_reflections(task, rotations)
+        reflections = [sym.reflection(v) for v in values]
+        generators = reflections + [sym.rotation(d % p)] if rotations else reflections
+        elements = sym.generate(generators)
+        assert len(elements) == order
+        out.append(
+            {
+                "name": "<s>" if d == p else f"<r^{d}, s>",
+                "elements": list(elements),
+                "reflections": reflections,
+            }
+        )
+    return out
+
+
+@cli.entry_point
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    p = args.p or (16 if args.quick else 32)
+    iters = args.iters or (20 if args.quick else 60)
+    config = rfm.RFMConfig("gaussian", iters, save_every=1).validate()
+    rfm.check_scalars(bandwidth=args.bandwidth)
+    if args.top < 1:
+        raise InvalidArgument("top", f"must be >= 1, got {args.top}")
+    task = tasks.make_task("x+y", p=p)
+    sym = symmetry.symmetry_group(task)
+    groups = subgroups(task, sym)
+    budget = cli.memory_budget_from_args(args)
+
+    print(f"{task.name}: {len(groups)} subgroups, {iters} iterations")
+    splits = features.degenerate_splits(sym, [g["reflections"] for g in groups])
+    result, parts = sweep.run_splits(
+        task, config, splits, bandwidth=args.bandwidth, memory_budget=budget
+    )
+    settings = [
+        {"task": task.name, "subgroup": g["name"], "order": len(g["elements"])} for g in groups
+    ]
+    records = sweep.run_records(settings, result, parts)
+    basis = features.score_basis(sym)
+    top = max(args.top, max(len(g["elements"]) for g in groups))
+    rep, _ = features.element_classes(sym)
+    features.feature_records(sym, basis, result, records, splits, top=top)
+    s_only = features.subgroup_mask(sym, [sym.reflection(0)])
+    summary, panels = [], []
+    pi = features.representation(sym)
+    for g, r, M in zip(groups, records, result.M, strict=True):
+        f = r["features"]
+        mask = np.zeros(sym.order, bool)
+        mask[g["elements"]] = True
+        f["energy"].update(features.energy_report(M, basis, {"subgroup": mask, "s_only": s_only}))
+        # H's classes {h, h^-1} other than the identity; how many of the top-ranked are in H.
+        in_h = {rep[e] for e in g["elements"]} - {sym.identity}
+        k = len(in_h)
+        top_k = [t["element"] for t in f["top"][:k]]
+        summary.append(
+            {
+                "subgroup": g["name"],
+                "order": len(g["elements"]),
+                "train_acc": r["train_acc"][-1],
+                "test_acc": r["test_acc"][-1],
+                "stabilizer_order": len(f["stabilizer"]),
+                "top_k_in_subgroup": sum(t in in_h for t in top_k),
+                "classes": k,
+                "top": ", ".join(f"{t['name']} {t['score']:+.2f}" for t in f["top"][:4]),
+                "subgroup_share": f["energy"]["subgroup"]["beyond_identity"],
+                "s_share": f["energy"]["s_only"]["beyond_identity"],
+                "stabilizer_share": f["energy"]["stabilizer"]["beyond_identity"],
+            }
+        )
+        panels.append(
+            {
+                "M": np.asarray(M),
+                "pi": np.clip(pi[g["elements"]].sum(axis=0), 0, 1),
+                "title": f"{task.name}, test = fixed points of {g['name']}'s reflections: M",
+                "pi_title": f"support of Pi(h), h in {g['name']} (order {len(g['elements'])}); "
+                f"share beyond I {summary[-1]['subgroup_share']:.3f}",
+            }
+        )
+    print(
+        sweep.format_table(
+            summary,
+            [
+                ("subgroup", "H"),
+                ("order", "|H|"),
+                ("stabilizer_order", "|stab|"),
+                ("train_acc", "train"),
+                ("test_acc", "test"),
+                ("top_k_in_subgroup", "top k in H"),
+                ("classes", "k = classes of H"),
+                ("subgroup_share", "share span Pi(H)"),
+                ("s_share", "share span{I, Pi(s)}"),
+                ("top", "top classes"),
+            ],
+        )
+    )
+    comparison = []
+    for row in summary:
+        setting = f"gaussian {task.name}, test = Fix(refl {row['subgroup']})"
+        base = {"measured_std": 0.0, "train_acc_mean": row["train_acc"], "seeds": 1}
+        comparison += [
+            {
+                "quantity": "test accuracy",
+                "setting": setting,
+                "paper": experiment.DEGENERATE_TEST_ACC,
+                "measured_mean": row["test_acc"],
+                **base,
+                "note": "PAPER.md 5.6: never generalises",
+            },
+            {
+                "quantity": "M beyond I explained by span{Pi(h) : h in H}",
+                "setting": setting,
+                "paper": None,
+                "measured_mean": row["subgroup_share"],
+                **base,
+                "note": f"of the top {row['classes']} classes {row['top_k_in_subgroup']} are in H "
+                f"(H has {row['classes']} besides id); "
+                f"span{{I, Pi(s)}} explains {row['s_share']:.3f}",
+            },
+        ]
+    from grokrfm import plotting
+
+    plotting.matrices_with_representations(panels, f"{args.out}/matrices.png")
+    payload = experiment.write_results(
+        args.out,
+        "features_subgroups",
+        {"quick": args.quick, "p": p, "iterations": iters, "bandwidth": args.bandwidth},
+        summary,
+        records,
+        comparison,
+        figures=[f"{args.out}/matrices.png"],
+    )
+    print(f"wrote {args.out}/results.json and {args.out}/matrices.png")
+    return payload
+
+
+if __name__ == "__main__":
+    main()

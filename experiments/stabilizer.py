@@ -276,16 +276,7 @@ def main(argv=None) -> dict:
         print(f"warning: {failures} runs had a failed solve (see solve_ok in results.json)")
 
     run_config = {
-        "task": task.name,
-        "op": task.op,
-        "group": task.group.name,
-        "kernel": config.kernel,
-        "bandwidth": args.bandwidth,
-        "ridge": args.ridge,
-        "power": args.power,
-        "iterations": config.iterations,
-        "centre": config.centre,
-        "normalize": config.normalize,
+        **cli.run_config(task, config, args),
         "partitions": total,
         "family_counts": counts,
         "seeds": seeds,

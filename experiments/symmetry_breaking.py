@@ -106,16 +106,7 @@ def main(argv=None) -> dict:
     print(f"wall time {wall:.1f} s for {len(records)} runs (compile included)")
 
     run_config = {
-        "task": task.name,
-        "op": task.op,
-        "group": task.group.name,
-        "kernel": config.kernel,
-        "bandwidth": args.bandwidth,
-        "ridge": args.ridge,
-        "power": args.power,
-        "iterations": config.iterations,
-        "centre": config.centre,
-        "normalize": config.normalize,
+        **cli.run_config(task, config, args),
         "reflections": names,
         "moved": args.moved,
         "move": args.move,

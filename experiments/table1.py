@@ -18,7 +18,7 @@ from grokrfm import runtime
 
 runtime.configure()
 
-from grokrfm import cli, experiment, rfm, sweep, tasks  # noqa: E402
+from grokrfm import cli, experiment, rfm, tasks  # noqa: E402
 from grokrfm.errors import InvalidArgument  # noqa: E402
 
 OP_NAMES = {"x+y": "add", "x-y": "sub", "x*y": "mul", "x/y": "div"}
@@ -114,26 +114,12 @@ def main(argv=None) -> dict:
         runs.extend(done.records)
         for row in done.rows:
             m = row["moved"]
-            comparison.append(
-                experiment.comparison(
-                    f"test accuracy, m = {m}", f"{label} mod {p}", paper.get(m), row
-                )
+            entry = experiment.comparison(
+                f"test accuracy, m = {m}", f"{label} mod {p}", paper.get(m), row
             )
+            comparison.append({**entry, "stabilizer_order": row["stabilizer_order_max"]})
 
-    print(
-        sweep.format_table(
-            [{**c, "paper": c["paper"] if c["paper"] is not None else "-"} for c in comparison],
-            [
-                ("setting", "setting"),
-                ("quantity", "quantity"),
-                ("paper", "paper"),
-                ("measured_mean", "measured"),
-                ("measured_std", "± std"),
-                ("train_acc_mean", "train"),
-                ("seeds", "seeds"),
-            ],
-        )
-    )
+    print(experiment.format_comparison(comparison))
     payload = experiment.write_results(
         args.out,
         "table1",

@@ -78,6 +78,22 @@ def config_from_args(args: argparse.Namespace) -> rfm.RFMConfig:
     ).validate()
 
 
+def run_config(task: tasks.Task, config: rfm.RFMConfig, args: argparse.Namespace) -> dict:
+    """The task and RFM choices of a run, as recorded in ``results.json``."""
+    return {
+        "task": task.name,
+        "op": task.op,
+        "group": task.group.name,
+        "kernel": config.kernel,
+        "bandwidth": args.bandwidth,
+        "ridge": args.ridge,
+        "power": args.power,
+        "iterations": config.iterations,
+        "centre": config.centre,
+        "normalize": config.normalize,
+    }
+
+
 def memory_budget_from_args(args: argparse.Namespace) -> int | None:
     """``--memory-budget`` in bytes (None: the device default)."""
     if args.memory_budget is None:

@@ -112,6 +112,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="toy sizes (CPU dry run)")
     parser.add_argument("--out", default="results/bench_gpu")
+    parser.add_argument(
+        "--dtypes",
+        nargs="+",
+        choices=("float64", "float32"),
+        default=["float64", "float32"],
+        help="which precisions to check, each in its own process (both)",
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -119,7 +126,7 @@ def main(argv=None) -> None:
         return
     print(f"backend {jax.default_backend()}, devices {jax.devices()}", flush=True)
     rows = []
-    for dtype in ("float64", "float32"):
+    for dtype in args.dtypes:
         cmd = [sys.executable, "-m", "benchmarks.gpu_check", "--worker", dtype]
         cmd += ["--quick"] if args.quick else []
         proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))

@@ -369,3 +369,138 @@ def measure_curves(panels: Sequence[dict], path: str | os.PathLike, title: str =
     if title:
         fig.suptitle(title)
     save(fig, path)
+
+
+# --- networks beside RFM (grokrfm.network) ---------------------------------------------
+
+
+def network_curves(records: Sequence[dict], path: str | os.PathLike, title: str = "") -> None:
+    """Test accuracy (solid) and train accuracy (dashed) against epoch, and the NFA
+    correlation against epoch, per task: mean over seeds (line), min-max (band).
+
+    Args:
+      records: :func:`grokrfm.network.run_records` records (setting ``"task"``).
+      path: output PNG.
+    """
+    groups: dict = {}
+    for r in records:
+        groups.setdefault(r["setting"]["task"], []).append(r)
+    fig, (acc_ax, nfa_ax) = plt.subplots(1, 2, figsize=(11, 3.9), layout="constrained")
+    for i, (name, runs) in enumerate(groups.items()):
+        color = f"C{i % 10}"
+        for metric, ls in (("test_acc", "-"), ("train_acc", "--")):
+            curves = 100 * np.array([r[metric] for r in runs])
+            epochs = np.arange(1, curves.shape[1] + 1)
+            label = f"{name} ({len(runs)})" if metric == "test_acc" else None
+            acc_ax.plot(epochs, curves.mean(0), color=color, ls=ls, label=label)
+            acc_ax.fill_between(epochs, curves.min(0), curves.max(0), color=color, alpha=0.15)
+        for key, ls in (("nfa", "-"), ("nfa_off_diagonal", ":")):
+            values = np.array([r[key] for r in runs])
+            label = f"{name}, {'all entries' if key == 'nfa' else 'off-diagonal'}"
+            nfa_ax.plot(runs[0]["feature_epochs"], values.mean(0), color=color, ls=ls, label=label)
+    acc_ax.set_xscale("log")
+    acc_ax.set_xlabel("epoch")
+    acc_ax.set_ylabel("accuracy (%; test solid, train dashed)")
+    acc_ax.set_ylim(-3, 103)
+    acc_ax.grid(alpha=0.3)
+    acc_ax.legend(fontsize=7)
+    nfa_ax.set_xlabel("epoch")
+    nfa_ax.set_ylabel("corr(W1^T W1, AGOP^1/2)")
+    nfa_ax.grid(alpha=0.3)
+    nfa_ax.legend(fontsize=6)
+    if title:
+        fig.suptitle(title)
+    save(fig, path)
+
+
+def feature_matrices(
+    panels: Sequence[dict], path: str | os.PathLike, ncols: int = 2, title: str = ""
+) -> None:
+    """A grid of ``(2n, 2n)`` matrices (``title``, ``matrix``), diagonals blanked so the
+    off-diagonal structure shows, block lines at n."""
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.4 * nrows), squeeze=False)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.axis("off")
+    for ax, panel in zip(axes.ravel(), panels, strict=False):
+        M = np.array(panel["matrix"], float)
+        np.fill_diagonal(M, np.nan)
+        limit = np.nanmax(np.abs(M)) or 1.0
+        ax.imshow(M, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        _block_lines(ax, M.shape[0] // 2)
+        ax.set_title(panel["title"], fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    save(fig, path)
+
+
+def emergence_curves(rows: Sequence[dict], path: str | os.PathLike, title: str = "") -> None:
+    """Final test accuracy, test loss and AGOP alignment against the training fraction
+    (mean over seeds, ± std band), one panel each.
+
+    Args:
+      rows: dicts with ``fraction`` and ``<measure>_mean`` / ``<measure>_std`` for
+        ``test_acc``, ``test_mse`` and ``alignment``.
+    """
+    measures = (
+        ("test_acc", "final test accuracy (%)", 100.0),
+        ("test_mse", "final test MSE", 1.0),
+        ("alignment", "AGOP alignment cos(M, M_ref)", 1.0),
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
+    r = np.array([row["fraction"] for row in rows])
+    for ax, (key, label, scale) in zip(axes, measures, strict=True):
+        mean = scale * np.array([row[f"{key}_mean"] for row in rows])
+        std = scale * np.array([row[f"{key}_std"] for row in rows])
+        ax.plot(100 * r, mean, marker="o", ms=3)
+        ax.fill_between(100 * r, mean - std, mean + std, alpha=0.2, lw=0)
+        ax.set_xlabel("training data (%)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    save(fig, path)
+
+
+def accuracy_vs_fraction(
+    rows: Sequence[dict], path: str | os.PathLike, threshold: float | None = None
+) -> None:
+    """Final test accuracy (mean +- std over seeds) against training fraction, one curve
+    per ``rows[i]["group"]`` (summary rows of ``experiments.groups_random``)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    names = list(dict.fromkeys(r["group"] for r in rows))
+    for i, name in enumerate(names):
+        mine = sorted((r for r in rows if r["group"] == name), key=lambda r: r["fraction"])
+        x = [r["fraction"] for r in mine]
+        y = 100 * np.array([r["test_acc_mean"] for r in mine])
+        e = 100 * np.array([r["test_acc_std"] for r in mine])
+        ax.errorbar(x, y, yerr=e, marker="o", ms=3, capsize=2, color=f"C{i % 10}", label=name)
+    if threshold is not None:
+        ax.axhline(100 * threshold, color="k", lw=0.8, ls="--")
+    ax.set_xlabel("training fraction")
+    ax.set_ylabel("final test accuracy (%)")
+    ax.set_ylim(-3, 103)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save(fig, path)
+
+
+def family_accuracy_bars(rows: Sequence[dict], path: str | os.PathLike) -> None:
+    """Final test accuracy (mean +- std) per partition family, one panel per group
+    (summary rows of ``experiments.groups_summary``)."""
+    names = list(dict.fromkeys(r["group"] for r in rows))
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        mine = [r for r in rows if r["group"] == name]
+        x = np.arange(len(mine))
+        y = 100 * np.array([r["test_acc_mean"] for r in mine])
+        e = 100 * np.array([r["test_acc_std"] for r in mine])
+        ax.bar(x, y, yerr=e, color=[f"C{i % 10}" for i in x], capsize=2)
+        ax.set_xticks(x, [r["family"] for r in mine], rotation=70, fontsize=7)
+        ax.set_ylim(0, 103)
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0][0].set_ylabel("final test accuracy (%)")
+    save(fig, path)

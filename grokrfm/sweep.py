@@ -95,32 +95,31 @@ def run_splits(
     return result, partitions
 
 
-def run_records(
-    settings: Sequence[dict], result: rfm.RFMResult, partitions: partition_.Partition
+def metric_records(
+    settings: Sequence[dict], metrics, partitions: partition_.Partition, fields: Sequence[str]
 ) -> list[dict]:
-    """One JSON-ready record per run: its setting, sizes and per-iteration curves."""
-    m = jax.tree.map(np.asarray, result.metrics)
-    n_train = np.asarray(partitions.train_valid).sum(axis=1)
-    n_test = np.asarray(partitions.test_valid).sum(axis=1)
+    """One JSON-ready record per run: its setting, seed, sizes and the per-step curves
+    ``metrics.<field>[b]`` for each of ``fields`` (any batched NamedTuple of curves)."""
+    m = jax.tree.map(np.asarray, metrics)
+    n_train = np.asarray(partitions.train_valid).sum(axis=-1)
+    n_test = np.asarray(partitions.test_valid).sum(axis=-1)
     records = []
     for b, setting in enumerate(settings):
         setting = dict(setting)
         seed = setting.pop("seed", None)
-        records.append(
-            {
-                "setting": setting,
-                "seed": seed,
-                "n_train": int(n_train[b]),
-                "n_test": int(n_test[b]),
-                "train_acc": m.train_acc[b].tolist(),
-                "test_acc": m.test_acc[b].tolist(),
-                "train_mse": m.train_mse[b].tolist(),
-                "test_mse": m.test_mse[b].tolist(),
-                "solve_ok": m.solve_ok[b].tolist(),
-                "jitter": m.jitter[b].tolist(),
-            }
-        )
+        record = {"setting": setting, "seed": seed}
+        record.update(n_train=int(n_train[b]), n_test=int(n_test[b]))
+        record.update({name: getattr(m, name)[b].tolist() for name in fields})
+        records.append(record)
     return records
+
+
+def run_records(
+    settings: Sequence[dict], result: rfm.RFMResult, partitions: partition_.Partition
+) -> list[dict]:
+    """One JSON-ready record per run: its setting, sizes and per-iteration curves."""
+    fields = ("train_acc", "test_acc", "train_mse", "test_mse", "solve_ok", "jitter")
+    return metric_records(settings, result.metrics, partitions, fields)
 
 
 CHUNK_FORMAT = 1  # bump when a chunk file's contents change meaning

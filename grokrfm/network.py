@@ -1,0 +1,439 @@
+"""Neural networks beside RFM (PAPER.md section 6): a one-hidden-layer MLP trained with
+optax, its AGOP and the neural feature ansatz (NFA).
+
+The network is the predecessor paper's: ``f(x) = W2 (W1 x)^2`` with the square taken
+entrywise, no biases, ``W1 (width, 2n)``, ``W2 (n, width)``, on the one-hot pair inputs
+``x = e_a || e_b``, trained on the MSE (mean over points and classes of
+``(f(x) - e_{a*b})^2``) with AdamW. ``make_train(task, config)`` returns a pure
+``train(key, partition) -> NetworkResult`` in the purejaxrl shape: the epoch loop is a
+``lax.scan`` with an inner scan over minibatches, per-epoch metrics are the scan's
+stacked outputs, and ``jax.jit(jax.vmap(train))`` trains many seeds and partitions of
+equal capacity in one call.
+
+Features. The input Jacobian of the network at x has the closed form
+``J(x) = 2 W2 diag(W1 x) W1`` (``(n, 2n)``), so the AGOP at the training points is
+
+    AGOP = (1/N) sum_j J_j^T J_j = (4/N) W1^T [(W2^T W2) o (H^T H)] W1,
+
+with ``H (N, width)`` the hidden pre-activations ``W1 x_j`` and ``o`` the entrywise
+product (``diag(h) G diag(h) = G o h h^T``), which costs one ``width x width`` Gram
+instead of N Jacobians. The neural feature matrix is ``NFM = W1^T W1``. The NFA
+correlation is the Pearson correlation of the entries of the NFM with those of
+``AGOP^(1/2)`` (PAPER.md section 6: "its Pearson correlation with sqrt(AGOP)"; the
+predecessor's numbers 0.955, 0.942, 0.924, 0.929 are this quantity), taken over all
+``(2n)^2`` entries and, separately, over the off-diagonal entries only (the diagonal of
+both matrices is large and positive and inflates the correlation). The correlation with
+the AGOP itself (power 1) is reported beside it. The AGOP here is *not* centred by
+default (the ansatz compares with the plain AGOP of the trained network); ``centre=True``
+subtracts the mean Jacobian over the training points, as RFM does.
+
+Precision: networks train in float32 (``NetworkConfig.dtype``), as networks are trained
+everywhere; float64 is only used by the tests, to check the closed forms against
+``jax.jacfwd``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from grokrfm import features, sweep
+from grokrfm.errors import InvalidArgument
+from grokrfm.partition import Partition
+from grokrfm.symmetry import SymmetryGroup
+from grokrfm.tasks import Task
+
+
+class NetworkConfig(NamedTuple):
+    """Static choices of a network run (closed over, never traced).
+
+    Attributes:
+      width: hidden units (1024 in the predecessor paper).
+      epochs: training epochs. An epoch is ``ceil(train_capacity / batch_size)``
+        minibatch steps, so partitions padded to one capacity take the same number of
+        steps (see :func:`make_train`).
+      learning_rate, weight_decay: AdamW's (decoupled weight decay, as torch.optim.AdamW).
+      batch_size: minibatch size.
+      measure_every: measure the features every k epochs (and before training);
+        ``epochs`` must be a multiple of k.
+      init_scale: both layers start uniform in ``+-init_scale / sqrt(fan_in)`` (1.0 is
+        PyTorch's default for ``nn.Linear``).
+      centre: centre the Jacobians over the training points in the measured AGOP.
+      dtype: ``"float32"`` (default) or ``"float64"``.
+    """
+
+    width: int = 1024
+    epochs: int = 1000
+    learning_rate: float = 1e-3
+    weight_decay: float = 1.0
+    batch_size: int = 32
+    measure_every: int = 100
+    init_scale: float = 1.0
+    centre: bool = False
+    dtype: str = "float32"
+
+    def validate(self) -> NetworkConfig:
+        for name in ("width", "epochs", "batch_size", "measure_every"):
+            if int(getattr(self, name)) < 1:
+                raise InvalidArgument(name, f"must be >= 1, got {getattr(self, name)}")
+        if self.epochs % self.measure_every:
+            raise InvalidArgument(
+                "measure_every",
+                f"epochs ({self.epochs}) must be a multiple of it, got {self.measure_every}",
+            )
+        for name in ("learning_rate", "init_scale"):
+            if not float(getattr(self, name)) > 0:
+                raise InvalidArgument(name, f"must be > 0, got {getattr(self, name)}")
+        if not float(self.weight_decay) >= 0:
+            raise InvalidArgument("weight_decay", f"must be >= 0, got {self.weight_decay}")
+        if self.dtype not in ("float32", "float64"):
+            raise InvalidArgument("dtype", f"'float32' or 'float64', got {self.dtype!r}")
+        return self
+
+
+class Params(NamedTuple):
+    """``w1 (width, 2n)``, ``w2 (n, width)``."""
+
+    w1: jax.Array
+    w2: jax.Array
+
+
+class Metrics(NamedTuple):
+    """Per-epoch curves after each epoch's updates, each ``(epochs,)`` (batch axes in
+    front when vmapped)."""
+
+    train_acc: jax.Array
+    test_acc: jax.Array
+    train_mse: jax.Array
+    test_mse: jax.Array
+
+
+class FeatureMeasures(NamedTuple):
+    """Features measured before training and every ``measure_every`` epochs:
+    ``(measures,)`` scalars and ``(measures, 2n, 2n)`` matrices, with
+    ``measures = epochs / measure_every + 1`` (entry k is after epoch k * measure_every).
+
+    Attributes:
+      epoch: the epoch each measurement follows (0: at initialisation).
+      nfa: Pearson correlation of NFM and AGOP^(1/2), all entries (the headline).
+      nfa_off_diagonal: the same over off-diagonal entries.
+      nfa_power1, nfa_power1_off_diagonal: the same with the AGOP itself.
+      nfm: ``W1^T W1``.
+      agop: the AGOP at the training points.
+    """
+
+    epoch: jax.Array
+    nfa: jax.Array
+    nfa_off_diagonal: jax.Array
+    nfa_power1: jax.Array
+    nfa_power1_off_diagonal: jax.Array
+    nfm: jax.Array
+    agop: jax.Array
+
+
+class NetworkResult(NamedTuple):
+    """One run: final parameters, per-epoch metrics, feature measurements."""
+
+    params: Params
+    metrics: Metrics
+    features: FeatureMeasures
+
+
+def init_params(key: jax.Array, n: int, width: int, scale: float = 1.0, dtype=jnp.float32):
+    """PyTorch-style uniform initialisation, ``U(+-scale / sqrt(fan_in))`` per layer."""
+    k1, k2 = jax.random.split(key)
+    b1 = scale / math.sqrt(2 * n)
+    b2 = scale / math.sqrt(width)
+    w1 = jax.random.uniform(k1, (width, 2 * n), dtype, -b1, b1)
+    w2 = jax.random.uniform(k2, (n, width), dtype, -b2, b2)
+    return Params(w1, w2)
+
+
+def apply(params: Params, x: jax.Array) -> jax.Array:
+    """``f(x) = W2 (W1 x)^2`` for ``x (..., 2n)``; returns ``(..., n)``."""
+    h = x @ params.w1.T
+    return (h * h) @ params.w2.T
+
+
+def input_jacobian(params: Params, x: jax.Array) -> jax.Array:
+    """``(n, 2n)`` closed form ``J(x) = 2 W2 diag(W1 x) W1`` for one ``x (2n,)``."""
+    h = params.w1 @ x
+    return 2.0 * (params.w2 * h[None, :]) @ params.w1
+
+
+def agop(params: Params, x: jax.Array, valid: jax.Array, centre: bool = False) -> jax.Array:
+    """``(2n, 2n)`` AGOP of the network over the valid rows of ``x (N, 2n)``.
+
+    ``(1/N) sum_j J_j^T J_j`` over the ``N = sum(valid)`` valid points, computed as
+    ``(4/N) W1^T [(W2^T W2) o (H^T H)] W1`` (module docstring); with ``centre`` the mean
+    Jacobian ``J_bar = 2 W2 diag(h_bar) W1`` is subtracted first, which removes
+    ``N h_bar h_bar^T`` from ``H^T H``.
+    """
+    w = valid.astype(x.dtype)
+    count = jnp.maximum(jnp.sum(w), 1.0)
+    h = (x @ params.w1.T) * w[:, None]  # (N, width), padding rows zeroed
+    gram_h = h.T @ h
+    if centre:
+        mean_h = jnp.sum(h, axis=0) / count
+        gram_h = gram_h - count * jnp.outer(mean_h, mean_h)
+    gram_w2 = params.w2.T @ params.w2
+    return 4.0 * params.w1.T @ ((gram_w2 * gram_h) @ params.w1) / count
+
+
+def neural_feature_matrix(params: Params) -> jax.Array:
+    """``(2n, 2n)`` NFM ``W1^T W1``."""
+    return params.w1.T @ params.w1
+
+
+def matrix_sqrt(A: jax.Array) -> jax.Array:
+    """Symmetric PSD square root by ``eigh``, negative eigenvalues clipped (as RFM)."""
+    vals, vecs = jnp.linalg.eigh((A + A.T) / 2)
+    return (vecs * jnp.sqrt(jnp.clip(vals, 0.0))[None, :]) @ vecs.T
+
+
+def pearson(a: jax.Array, b: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """Pearson correlation of the entries of ``a`` and ``b`` (where ``mask``)."""
+    w = jnp.ones(a.shape, a.dtype) if mask is None else mask.astype(a.dtype)
+    count = jnp.sum(w)
+    da = (a - jnp.sum(w * a) / count) * w
+    db = (b - jnp.sum(w * b) / count) * w
+    den = jnp.sqrt(jnp.sum(da * da) * jnp.sum(db * db))
+    return jnp.where(den > 0, jnp.sum(da * db) / jnp.where(den > 0, den, 1.0), 0.0)
+
+
+def nfa_correlations(nfm: jax.Array, agop_matrix: jax.Array) -> tuple[jax.Array, ...]:
+    """``(nfa, nfa_off_diagonal, nfa_power1, nfa_power1_off_diagonal)``: Pearson
+    correlations of the NFM with ``AGOP^(1/2)`` and with the AGOP, over all entries and
+    over the off-diagonal entries."""
+    off = ~jnp.eye(nfm.shape[0], dtype=bool)
+    root = matrix_sqrt(agop_matrix)
+    return (
+        pearson(nfm, root),
+        pearson(nfm, root, off),
+        pearson(nfm, agop_matrix),
+        pearson(nfm, agop_matrix, off),
+    )
+
+
+def _check_partition(part: Partition) -> None:
+    if part.train_idx.ndim != 1:
+        raise InvalidArgument("partition", "one partition (vmap for a batch)")
+    if int(part.train_idx.shape[0]) < 1:
+        raise InvalidArgument("partition", "the training set is empty")
+
+
+def make_train(
+    task: Task, config: NetworkConfig
+) -> Callable[[jax.Array, Partition], NetworkResult]:
+    """A pure ``train(key, partition) -> NetworkResult`` for ``task``.
+
+    Minibatches: each epoch draws a fresh random order of the *valid* training indices
+    (padding sorted last) and takes ``steps = ceil(capacity / batch_size)`` minibatches
+    of consecutive positions in that order, wrapping around modulo the number of valid
+    points. With no padding this is an ordinary shuffled epoch (its last minibatch
+    topped up from the front); a partition with fewer valid points than the capacity
+    sees ``capacity`` samples an epoch, never a padding row. So partitions with
+    different training counts padded to one capacity vmap, and their step counts agree.
+
+    Args:
+      task: the task (inputs and targets are built once, in ``config.dtype``).
+      config: a validated :class:`NetworkConfig`.
+
+    Returns:
+      ``train``; vmap over ``key (2,)`` and over a batched :class:`Partition`.
+    """
+    config = config.validate()
+    dtype = jnp.dtype(config.dtype)
+    x_all = jnp.asarray(task.inputs(np.float64), dtype)
+    y_all = jnp.asarray(task.targets(np.float64), dtype)
+    labels = jnp.asarray(task.labels, jnp.int32)
+    optimizer = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
+    blocks = config.epochs // config.measure_every
+
+    def loss_fn(params, x, y):
+        err = apply(params, x) - y
+        return jnp.mean(err * err)
+
+    def scores(pred, idx, valid):
+        w = valid.astype(dtype)
+        count = jnp.maximum(jnp.sum(w), 1.0)
+        p = pred[idx]
+        correct = (jnp.argmax(p, axis=-1).astype(jnp.int32) == labels[idx]).astype(dtype)
+        err = jnp.mean((p - y_all[idx]) ** 2, axis=-1)
+        return jnp.sum(correct * w) / count, jnp.sum(err * w) / count
+
+    def measure(params, part, epoch):
+        nfm = neural_feature_matrix(params)
+        g = agop(params, x_all[part.train_idx], part.train_valid, config.centre)
+        corr = nfa_correlations(nfm, g)
+        return FeatureMeasures(jnp.asarray(epoch, jnp.int32), *corr, nfm, g)
+
+    def train(key: jax.Array, part: Partition) -> NetworkResult:
+        _check_partition(part)
+        capacity = part.train_idx.shape[0]
+        steps = -(-capacity // config.batch_size)
+        n_valid = jnp.maximum(jnp.sum(part.train_valid, dtype=jnp.int32), 1)
+        init_key, key = jax.random.split(key)
+        params = init_params(init_key, task.n, config.width, config.init_scale, dtype)
+        opt_state = optimizer.init(params)
+
+        def step(carry, positions):
+            params, opt_state, order = carry
+            idx = part.train_idx[order[positions % n_valid]]
+            grads = jax.grad(loss_fn)(params, x_all[idx], y_all[idx])
+            # optax's bias correction raises a Python float to its int32 step count, which
+            # strict dtype promotion (the tests' setting) rejects; the result is the same.
+            with jax.numpy_dtype_promotion("standard"):
+                updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state, order), None
+
+        def epoch(carry, epoch_key):
+            params, opt_state = carry
+            # Valid positions first, in random order; padding (score inf) last.
+            score = jnp.where(part.train_valid, jax.random.uniform(epoch_key, (capacity,)), 2.0)
+            order = jnp.argsort(score)
+            positions = jnp.arange(steps * config.batch_size, dtype=jnp.int32)
+            positions = positions.reshape(steps, config.batch_size)
+            (params, opt_state, _), _ = jax.lax.scan(step, (params, opt_state, order), positions)
+            pred = apply(params, x_all)
+            train_acc, train_mse = scores(pred, part.train_idx, part.train_valid)
+            test_acc, test_mse = scores(pred, part.test_idx, part.test_valid)
+            return (params, opt_state), Metrics(train_acc, test_acc, train_mse, test_mse)
+
+        def block(carry, inputs):
+            index, block_keys = inputs
+            carry, metrics = jax.lax.scan(epoch, carry, block_keys)
+            measured = measure(carry[0], part, (index + 1) * config.measure_every)
+            return carry, (metrics, measured)
+
+        epoch_keys = jax.random.split(key, config.epochs)
+        epoch_keys = epoch_keys.reshape(blocks, config.measure_every, *epoch_keys.shape[1:])
+        initial = measure(params, part, 0)
+        (params, _), (metrics, measured) = jax.lax.scan(
+            block, (params, opt_state), (jnp.arange(blocks, dtype=jnp.int32), epoch_keys)
+        )
+        metrics = jax.tree.map(lambda m: m.reshape(config.epochs), metrics)
+        measured = jax.tree.map(
+            lambda first, rest: jnp.concatenate([first[None], rest]), initial, measured
+        )
+        return NetworkResult(params, metrics, measured)
+
+    return train
+
+
+def train_batch(
+    task: Task, config: NetworkConfig, keys: jax.Array, partitions: Partition
+) -> NetworkResult:
+    """``jax.jit(jax.vmap(make_train(task, config)))`` over ``keys (B, 2)`` and a batched
+    :class:`Partition` (one capacity), compiled once per task, config and shape."""
+    return _batched(task, config)(keys, partitions)
+
+
+_CACHE: dict = {}
+
+
+def _batched(task: Task, config: NetworkConfig):
+    key = (id(task), config)
+    if key not in _CACHE:
+        _CACHE[key] = (task, jax.jit(jax.vmap(make_train(task, config))))
+    return _CACHE[key][1]
+
+
+# --- analysis of the feature matrices ------------------------------------------------
+
+
+def first_epoch_at(curve, threshold: float = 0.9) -> int | None:
+    """The first epoch (1-based: the epoch after which it was measured) whose value
+    reaches ``threshold``; None if none does."""
+    hits = np.nonzero(np.asarray(curve) >= threshold)[0]
+    return int(hits[0]) + 1 if hits.size else None
+
+
+def matrix_measures(sym: SymmetryGroup, matrices: jax.Array, top: int = 3) -> list[dict]:
+    """Representation scores and circulant deviation of a batch of feature matrices
+    ``(B, 2n, 2n)`` (NFM or AGOP; float64 on the host), one dict per matrix:
+    ``circulant_deviation`` (lower-left block, after reordering by the discrete log;
+    :func:`grokrfm.features.block_circulant_deviation`), ``circulant_deviation_all_blocks``,
+    ``identity_share`` and the ``top`` group elements by representation score
+    (:func:`grokrfm.features.ranked`)."""
+    M = np.asarray(matrices, np.float64)
+    if M.ndim != 3:
+        raise InvalidArgument("matrices", f"must be (B, 2n, 2n), got {M.shape}")
+    basis = features.score_basis(sym, jnp.float64)
+    structure = features.block_forms(sym.task)
+    dev = features.batch_deviation(jnp.asarray(M), structure)
+    scores = features.batch_scores(jnp.asarray(M), basis)
+    out = []
+    for b in range(M.shape[0]):
+        one = jax.tree.map(lambda s, b=b: np.asarray(s)[b], scores)
+        best = features.ranked(sym, one, top=top)
+        out.append(
+            {
+                "circulant_deviation": float(dev.off_diagonal[b]),
+                "circulant_deviation_all_blocks": float(dev.combined[b]),
+                "identity_share": float(one.identity_share),
+                "top": [{k: e[k] for k in ("name", "score", "pair_share")} for e in best],
+            }
+        )
+    return out
+
+
+def run_records(settings: list[dict], result: NetworkResult, partitions: Partition) -> list[dict]:
+    """One JSON-ready record per run: setting, sizes, per-epoch curves, the epoch at
+    which test accuracy first reaches 90%, and the NFA correlations over the
+    measurements (matrices are not recorded)."""
+    fields = ("train_acc", "test_acc", "train_mse", "test_mse")
+    records = sweep.metric_records(settings, result.metrics, partitions, fields)
+    f = jax.tree.map(np.asarray, result.features)
+    for b, record in enumerate(records):
+        record["grokking_epoch"] = first_epoch_at(np.asarray(record["test_acc"]), 0.9)
+        record["feature_epochs"] = f.epoch[b].tolist()
+        for name in ("nfa", "nfa_off_diagonal", "nfa_power1", "nfa_power1_off_diagonal"):
+            record[name] = getattr(f, name)[b].tolist()
+    return records
+
+
+# --- command line shared by the network experiments -----------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser, epochs: tuple[int, int]) -> None:
+    """Network flags; ``epochs`` is ``(paper-sized, quick)``."""
+    d = NetworkConfig()
+    g = parser.add_argument_group("network")
+    g.add_argument("--width", type=int, default=d.width, help=f"hidden units ({d.width})")
+    g.add_argument(
+        "--epochs", type=int, default=None, help=f"epochs ({epochs[0]}; quick {epochs[1]})"
+    )
+    g.add_argument("--lr", type=float, default=d.learning_rate, help="AdamW learning rate")
+    g.add_argument("--wd", type=float, default=d.weight_decay, help="AdamW weight decay")
+    g.add_argument("--batch", type=int, default=d.batch_size, help="minibatch size")
+    g.add_argument(
+        "--measure-every", type=int, default=None, help="feature measurements every k epochs"
+    )
+    parser.set_defaults(_epochs=epochs)
+
+
+def config_from_args(args: argparse.Namespace) -> NetworkConfig:
+    """The validated :class:`NetworkConfig` of :func:`add_arguments`'s flags; features
+    are measured 10 times a run unless ``--measure-every`` says otherwise."""
+    epochs = args.epochs if args.epochs is not None else args._epochs[1 if args.quick else 0]
+    if int(epochs) < 1:
+        raise InvalidArgument("epochs", f"must be >= 1, got {epochs}")
+    every = args.measure_every or max(1, epochs // 10)
+    if epochs % every:
+        every = epochs  # measure at the start and the end only
+    return NetworkConfig(
+        width=args.width,
+        epochs=epochs,
+        learning_rate=args.lr,
+        weight_decay=args.wd,
+        batch_size=args.batch,
+        measure_every=every if args.measure_every is None else args.measure_every,
+    ).validate()

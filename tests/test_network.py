@@ -1,0 +1,186 @@
+"""grokrfm.network: closed forms against autodiff, the scan against a Python loop, vmapped
+against single runs, padding never sampled."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from grokrfm import network, partition, tasks
+from grokrfm.errors import InvalidArgument
+
+SMALL = network.NetworkConfig(
+    width=16, epochs=4, batch_size=8, measure_every=2, learning_rate=1e-2, dtype="float64"
+)
+
+
+N_TRAIN = 13  # every single-run test uses this capacity, so `train` compiles once
+
+
+@pytest.fixture(scope="module")
+def task():
+    return tasks.make_task("x+y", p=5)
+
+
+@pytest.fixture(scope="module")
+def train(task):
+    return jax.jit(network.make_train(task, SMALL))
+
+
+def _params(key, n=5, width=16):
+    k1, k2 = jax.random.split(key)
+    return network.Params(
+        jax.random.normal(k1, (width, 2 * n), jnp.float64),
+        jax.random.normal(k2, (n, width), jnp.float64),
+    )
+
+
+def test_input_jacobian_matches_jacfwd(getkey, task):
+    params = _params(getkey())
+    x = jnp.asarray(task.inputs()[7])
+    auto = jax.jacfwd(lambda v: network.apply(params, v))(x)
+    np.testing.assert_allclose(network.input_jacobian(params, x), auto, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("centre", [False, True])
+def test_agop_matches_jacfwd_over_valid_points(getkey, task, centre):
+    params = _params(getkey())
+    x = jnp.asarray(task.inputs())
+    valid = jax.random.uniform(getkey(), (task.n_points,)) < 0.6
+    jac = jax.vmap(jax.jacfwd(lambda v: network.apply(params, v)))(x[valid])  # (N, n, 2n)
+    if centre:
+        jac = jac - jac.mean(axis=0, keepdims=True)
+    expected = jnp.einsum("jci,jck->ik", jac, jac) / jac.shape[0]
+    got = network.agop(params, x, valid, centre=centre)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_nfa_correlations_match_numpy(getkey):
+    a = jax.random.normal(getkey(), (6, 6), jnp.float64)
+    nfm = a @ a.T
+    b = jax.random.normal(getkey(), (6, 6), jnp.float64)
+    g = b @ b.T
+    root = network.matrix_sqrt(g)
+    np.testing.assert_allclose(root @ root, g, rtol=1e-10, atol=1e-10)
+    off = ~np.eye(6, dtype=bool)
+    nfm_, root_, g_ = (np.asarray(m) for m in (nfm, root, g))
+    expected = [
+        np.corrcoef(nfm_.ravel(), root_.ravel())[0, 1],
+        np.corrcoef(nfm_[off], root_[off])[0, 1],
+        np.corrcoef(nfm_.ravel(), g_.ravel())[0, 1],
+        np.corrcoef(nfm_[off], g_[off])[0, 1],
+    ]
+    np.testing.assert_allclose(network.nfa_correlations(nfm, g), expected, rtol=1e-10)
+
+
+def _reference_train(task, config, key, part):
+    """The same training written as Python loops (one minibatch at a time)."""
+    x_all = jnp.asarray(task.inputs())
+    y_all = jnp.asarray(task.targets())
+    capacity = part.train_idx.shape[0]
+    steps = -(-capacity // config.batch_size)
+    n_valid = int(np.sum(part.train_valid))
+    init_key, key = jax.random.split(key)
+    params = network.init_params(init_key, task.n, config.width, config.init_scale, jnp.float64)
+    opt = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
+    state = opt.init(params)
+
+    def loss(p, x, y):
+        return jnp.mean((network.apply(p, x) - y) ** 2)
+
+    @jax.jit
+    def update(params, state, x, y):
+        grads = jax.grad(loss)(params, x, y)
+        with jax.numpy_dtype_promotion("standard"):  # optax: float ** int32 count
+            updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    test_acc = []
+    for epoch_key in jax.random.split(key, config.epochs):
+        score = jnp.where(part.train_valid, jax.random.uniform(epoch_key, (capacity,)), 2.0)
+        order = np.asarray(jnp.argsort(score))
+        for s in range(steps):
+            positions = np.arange(s * config.batch_size, (s + 1) * config.batch_size) % n_valid
+            idx = np.asarray(part.train_idx)[order[positions]]
+            params, state = update(params, state, x_all[idx], y_all[idx])
+        test_idx = np.asarray(part.test_idx)[np.asarray(part.test_valid)]
+        pred = network.apply(params, x_all[test_idx]).argmax(-1)
+        test_acc.append(float(np.mean(np.asarray(pred) == task.labels[test_idx])))
+    return params, np.array(test_acc)
+
+
+def _partitions(task, seeds, n_train):
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    splits = jax.vmap(lambda k: partition.random_split(k, task.n_points, n_train))(keys)
+    return partition.to_partitions(splits)
+
+
+def test_scan_matches_python_loop_and_features_match_final_params(task, train):
+    part = jax.tree.map(lambda x: x[0], _partitions(task, [0], N_TRAIN))
+    key = jax.random.PRNGKey(3)
+    result = train(key, part)
+    params, test_acc = _reference_train(task, SMALL, key, part)
+    np.testing.assert_allclose(result.params.w1, params.w1, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(result.params.w2, params.w2, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(result.metrics.test_acc, test_acc)
+    f = result.features
+    assert f.epoch.tolist() == [0, 2, 4]
+    x_train = jnp.asarray(task.inputs())[part.train_idx]
+    np.testing.assert_allclose(f.agop[-1], network.agop(params, x_train, part.train_valid))
+    np.testing.assert_allclose(f.nfm[-1], params.w1.T @ params.w1, rtol=1e-12)
+    np.testing.assert_allclose(
+        f.nfa[-1], network.nfa_correlations(f.nfm[-1], f.agop[-1])[0], rtol=1e-12
+    )
+
+
+def test_vmapped_batch_matches_single_runs(task, train):
+    parts = _partitions(task, [0, 1], N_TRAIN)
+    keys = jnp.stack([jax.random.PRNGKey(10), jax.random.PRNGKey(11)])
+    batch = network.train_batch(task, SMALL, keys, parts)
+    for b in range(2):
+        single = train(keys[b], jax.tree.map(lambda x, b=b: x[b], parts))
+        for got, want in zip(jax.tree.leaves(batch), jax.tree.leaves(single), strict=True):
+            np.testing.assert_allclose(got[b], want, rtol=1e-9, atol=1e-12)
+
+
+def test_padding_is_never_sampled(task, train):
+    """A partition with its last 4 entries marked as padding trains on its 9 valid
+    points only: pointing the padding entries at other grid points changes nothing."""
+    part = jax.tree.map(lambda x: x[0], _partitions(task, [2], N_TRAIN))
+    valid = jnp.arange(N_TRAIN) < N_TRAIN - 4
+
+    def padded(fill):
+        idx = jnp.where(valid, part.train_idx, jnp.asarray(fill, jnp.int32))
+        return part._replace(train_idx=idx, train_valid=valid)
+
+    key = jax.random.PRNGKey(0)
+    a, b = train(key, padded(0)), train(key, padded(int(part.test_idx[0])))
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+    full = train(key, part)
+    assert not np.allclose(full.params.w1, a.params.w1)  # the padding mask did matter
+
+
+def test_float32_default_and_config_validation():
+    assert network.NetworkConfig().dtype == "float32"
+    params = network.init_params(jax.random.PRNGKey(0), 5, 8)
+    assert params.w1.dtype == jnp.float32 and params.w1.shape == (8, 10)
+    assert float(jnp.max(jnp.abs(params.w1))) <= 1 / np.sqrt(10)  # PyTorch's bound
+    with pytest.raises(InvalidArgument, match="measure_every"):
+        network.NetworkConfig(epochs=10, measure_every=3).validate()
+    with pytest.raises(InvalidArgument, match="width"):
+        network.NetworkConfig(width=0).validate()
+
+
+def test_matrix_measures_of_a_circulant(task):
+    from grokrfm import symmetry
+
+    sym = symmetry.symmetry_group(task)
+    n = task.n
+    c = np.arange(n, dtype=float) ** 2
+    block = c[(np.arange(n)[None, :] - np.arange(n)[:, None]) % n]  # circulant
+    M = np.block([[np.eye(n), block.T], [block, np.eye(n)]])
+    (out,) = network.matrix_measures(sym, M[None])
+    assert abs(out["circulant_deviation"]) < 1e-12
+    assert len(out["top"]) == 3

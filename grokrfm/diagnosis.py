@@ -30,10 +30,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from grokrfm import computed_symmetry as cs
 from grokrfm import experiment, partition, sweep, symmetry
 from grokrfm.errors import InvalidArgument
 from grokrfm.partition import Split
 from grokrfm.symmetry import SymmetryGroup
+from grokrfm.tasks import Task
 
 # The share of the partitions given to each family (the rest goes to ``random``).
 FAMILY_SHARES = {
@@ -668,3 +670,172 @@ def mispredicted(records: Sequence[dict], prediction: str = "h_trivial") -> list
         for i, r in enumerate(records)
         if r["generalises"] != r["predicted"][prediction]
     ]
+
+
+# --- partitions of any finite group, diagnosed in its computed symmetry groups ------------
+#
+# The families above index Dih(A)'s reflections as n + k, which is only the symmetry
+# group of an abelian A. The families below take their symmetries from
+# :mod:`grokrfm.computed_symmetry` (label-preserving elements, automorphisms acting on
+# both operands), so they apply to any group task.
+
+GROUP_FAMILIES = (
+    "random",
+    "reflection_fixed",
+    "reflection_points",
+    "reflection_pairs",
+    "rotation_orbits",
+    "aut_fixed",
+    "aut_points",
+    "aut_orbits",
+)
+
+
+def _smallest_rotation(lp: SymmetryGroup) -> int | None:
+    """A block-keeping non-identity element of smallest order (None for a trivial group)."""
+    best, best_order = None, None
+    for e in range(lp.order):
+        if e == lp.identity or lp.is_reflection(e):
+            continue
+        k, x = 1, e
+        while x != lp.identity:
+            x, k = lp.compose(e, x), k + 1
+        if best_order is None or k < best_order:
+            best, best_order = e, k
+    return best
+
+
+def group_families(
+    task: Task,
+    lp: SymmetryGroup,
+    fraction: float,
+    seeds: Sequence[int],
+    families: Sequence[str] = GROUP_FAMILIES,
+    random_fractions: Sequence[float] = (),
+    move_fraction: float = 0.1,
+) -> tuple[Split, list[dict]]:
+    """Partitions of a task on any group, one batch, with one setting dict per split.
+
+    Args:
+      task: the task.
+      lp: its label-preserving group (:func:`grokrfm.computed_symmetry.label_preserving_group`).
+      fraction: the training fraction of random splits and orbit unions.
+      seeds: one split per seed in each random family; the deterministic families
+        (``reflection_fixed``, ``aut_fixed``) take one distinct symmetry per seed instead.
+      families: which of :data:`GROUP_FAMILIES`; the ``reflection_*`` ones need an
+        operand-swapping label-preserving element (abelian A) and are skipped otherwise;
+        the ``aut_*`` ones need a non-trivial automorphism.
+      random_fractions: further training fractions of the ``random`` family.
+      move_fraction: the ``*_points`` / ``*_pairs`` families move this fraction of the
+        training points (in points or whole orbits of {id, s}) to test.
+
+    Families: ``random`` (a random split); ``reflection_fixed`` (test = the fixed points
+    of one label-preserving swap, Section 3's symmetric partition); ``reflection_points``
+    / ``reflection_pairs`` (that of the first swap, with random training points or
+    reflected pairs moved to test); ``rotation_orbits`` (a random union of orbits of the
+    cyclic group of a smallest-order block-keeping label-preserving element);
+    ``aut_fixed`` (test = the points ``(a, b)`` with ``phi(a) = a`` and ``phi(b) = b``
+    for an automorphism phi acting on both operands, a label-*permuting* symmetry;
+    automorphisms with the largest fixed subgroup first); ``aut_points`` (that of the
+    first phi, random training points moved to test); ``aut_orbits`` (a random union of
+    orbits of the first phi's cyclic group).
+    """
+    unknown = sorted(set(families) - set(GROUP_FAMILIES))
+    if unknown:
+        raise InvalidArgument("families", f"unknown {unknown}; choose from {GROUP_FAMILIES}")
+    fraction = partition.check_fraction(fraction)
+    n_train = partition.train_count(task.n_points, fraction)
+    seeds = [int(s) for s in seeds]
+    parts: list[Split] = []
+    settings: list[dict] = []
+
+    def add(split: Split, setting: dict, seed) -> None:
+        parts.append(Split(jnp.asarray(split.train), jnp.asarray(split.test)))
+        settings.append({**setting, "seed": seed})
+
+    if "random" in families:
+        for r in (fraction, *random_fractions):
+            size = partition.train_count(task.n_points, r)
+            for s in seeds:
+                split = partition.random_split(_key(s, "random"), task.n_points, size)
+                add(split, {"family": "random", "fraction": float(r)}, s)
+    swaps = [e for e in range(lp.order) if lp.is_reflection(e)]
+    swaps = [e for e in swaps if lp.fixed_points([e]).any()]
+    moved_points = max(1, int(round(move_fraction * task.n_points)))
+    if swaps:
+        base = partition.degenerate_split(lp, [swaps[0]])
+        if "reflection_fixed" in families:
+            for e in _evenly(swaps, min(len(seeds), len(swaps))):
+                split = partition.degenerate_split(lp, [e])
+                add(split, {"family": "reflection_fixed", "symmetry": lp.names[e]}, None)
+        if "reflection_points" in families:
+            for s in seeds:
+                split = partition.move_train_to_test(jax.random.PRNGKey(s), base, moved_points)
+                setting = {"family": "reflection_points", "symmetry": lp.names[swaps[0]]}
+                add(split, {**setting, "moved": moved_points}, s)
+        if "reflection_pairs" in families:
+            labels = lp.orbits([swaps[0]])
+            pairs = max(1, moved_points // 2)
+            for s in seeds:
+                key = jax.random.PRNGKey(s)
+                split = partition.move_orbits_to_test(key, base, jnp.asarray(labels), pairs)
+                setting = {"family": "reflection_pairs", "symmetry": lp.names[swaps[0]]}
+                add(split, {**setting, "moved": pairs}, s)
+    rotation = _smallest_rotation(lp)
+    if "rotation_orbits" in families and rotation is not None:
+        labels = lp.orbits([rotation])
+        for s in seeds:
+            split = orbit_union_split(_key(s, "orbit_union"), labels, n_train)
+            add(split, {"family": "rotation_orbits", "symmetry": lp.names[rotation]}, s)
+    auts = cs.automorphisms_fixing_most(task.group, max(len(seeds), 1))
+    if auts:
+        perms = [cs.automorphism_perm(task, phi) for phi in auts]
+        names = cs.describe(task, np.stack(perms))
+        if "aut_fixed" in families:
+            for perm, name in zip(perms, names, strict=True):
+                test = cs.fixed_grid_points(task, perm[None])
+                if test.all() or not test.any():
+                    continue
+                add(Split(~test, test), {"family": "aut_fixed", "symmetry": name}, None)
+        test = cs.fixed_grid_points(task, perms[0][None])
+        if "aut_points" in families and test.any() and not test.all():
+            base = Split(jnp.asarray(~test), jnp.asarray(test))
+            m = min(moved_points, int((~test).sum()) - 1)
+            for s in seeds:
+                split = partition.move_train_to_test(jax.random.PRNGKey(s), base, m)
+                add(split, {"family": "aut_points", "symmetry": names[0], "moved": m}, s)
+        if "aut_orbits" in families:
+            labels = cs.grid_orbits(task, perms[0][None])
+            for s in seeds:
+                split = orbit_union_split(_key(s, "orbit_union"), labels, n_train)
+                add(split, {"family": "aut_orbits", "symmetry": names[0]}, s)
+    if not parts:
+        raise InvalidArgument("families", f"none of {list(families)} applies to {task.name}")
+    return stack(parts), settings
+
+
+def group_diagnostics(
+    task: Task, groups: dict[str, SymmetryGroup | None], splits: Split
+) -> list[dict]:
+    """Per split: the training fraction, the unseen-label fraction and, for each named
+    symmetry group (None: not enumerated), the stabiliser's order and the fraction of
+    test points a non-identity stabiliser element fixes."""
+    train = np.asarray(splits.train)
+    out = [
+        {"train_fraction": float(t.mean()), "unseen_label_fraction": float(u)}
+        for t, u in zip(train, unseen_label_fraction(task.labels, splits), strict=True)
+    ]
+    for name, sym in groups.items():
+        if sym is None:
+            for d in out:
+                d[f"stabilizer_order_{name}"] = None
+                d[f"fixed_test_fraction_{name}"] = None
+            continue
+        # The (batch, |G|, n_points) intermediate stays below ~32 MB.
+        batch = max(1, int(2**25 // (sym.order * sym.task.n_points)))
+        masks = stabilizing_masks(sym, splits, batch)
+        fixed = fixed_test_fraction(sym, splits, masks)
+        for d, m, f in zip(out, masks, fixed, strict=True):
+            d[f"stabilizer_order_{name}"] = int(m.sum())
+            d[f"fixed_test_fraction_{name}"] = float(f)
+    return out

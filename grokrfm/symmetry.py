@@ -66,12 +66,20 @@ class SymmetryGroup:
       coordinate_perms: ``(2n, 2n)``; row e sends input coordinate i to ``[e, i]``.
       grid_perms: ``(2n, n_points)``; row e sends grid point g to ``[e, g]``.
       names: ``("r^0", ..., "sr^k", ...)`` written with A's element names.
+      identity_element: index of the identity permutation when the elements are not
+        Dih(A)'s (a group computed by :mod:`grokrfm.computed_symmetry`); None for Dih(A),
+        whose identity r^e sits at A's identity index.
+
+    :meth:`rotation` and :meth:`reflection` read Dih(A)'s indexing; everything else
+    (composition, orbits, fixed points, Pi(g), stabilisers) works for any group of
+    coordinate permutations that map each one-hot block onto a block.
     """
 
     task: Task
     coordinate_perms: np.ndarray
     grid_perms: np.ndarray
     names: tuple[str, ...]
+    identity_element: int | None = None
 
     @property
     def order(self) -> int:
@@ -79,6 +87,8 @@ class SymmetryGroup:
 
     @property
     def identity(self) -> int:
+        if self.identity_element is not None:
+            return self.identity_element
         return self.task.group.identity
 
     def rotation(self, value, argument: str = "rotations") -> int:
@@ -90,7 +100,8 @@ class SymmetryGroup:
         return self.task.n + self.task.group.element(value, argument)
 
     def is_reflection(self, element: int) -> bool:
-        return element >= self.task.n
+        """Whether ``element`` swaps the two one-hot blocks (for Dih(A): is some sr^k)."""
+        return bool(self.coordinate_perms[element, 0] >= self.task.n)
 
     @functools.cached_property
     def _index(self) -> dict[bytes, int]:

@@ -214,3 +214,193 @@ def make_task(op: str, p: int | None = None, group: Sequence[int] | None = None)
             raise InvalidArgument("p", f"x*y and x/y need a prime p >= 3, got {p}")
         g = multiplicative_group(p)
     return Task(op, g, divide, f"{op} mod {p}")
+
+
+# --- any finite group, by its Cayley table ---------------------------------------------
+#
+# The constructors below extend the paper's cyclic groups to non-cyclic abelian and
+# non-abelian groups (PAPER.md section 7). Each builds a Cayley table and hands it to
+# :func:`group_from_table`, which validates it, so hand-written and built-in tables go
+# through the same checks. Element 0 is the identity in every built-in group.
+
+
+def group_from_table(table, name: str = "G", element_names: Sequence[str] | None = None) -> Group:
+    """Validate a Cayley table and wrap it as a :class:`Group`.
+
+    Args:
+      table: ``(n, n)`` integers, ``table[a][b]`` the index of ``a . b``.
+      name: the group's name.
+      element_names: how each element is written (default ``"0"``, ..., ``"n-1"``).
+
+    Raises:
+      InvalidArgument: naming ``table`` when it is not square, has an entry outside
+        0..n-1 (not closed), has no identity, an element has no inverse, or the operation
+        is not associative (the message names one offending triple); naming
+        ``element_names`` when they are not n distinct strings.
+    """
+    try:
+        t = np.asarray(table)
+    except (TypeError, ValueError) as err:
+        raise InvalidArgument("table", f"not an array of integers: {err}") from None
+    if t.ndim != 2 or t.shape[0] != t.shape[1] or t.shape[0] < 1:
+        raise InvalidArgument("table", f"must be a square (n, n) array, got shape {t.shape}")
+    if not np.issubdtype(t.dtype, np.integer):
+        if not (np.issubdtype(t.dtype, np.floating) and np.all(np.mod(t, 1) == 0)):
+            raise InvalidArgument("table", f"entries must be integers, got dtype {t.dtype}")
+    t = t.astype(np.int64)
+    n = t.shape[0]
+    bad = np.argwhere((t < 0) | (t >= n))
+    if bad.size:
+        a, b = bad[0]
+        raise InvalidArgument(
+            "table", f"not closed: table[{a}, {b}] = {t[a, b]} is not an element 0..{n - 1}"
+        )
+    idx = np.arange(n)
+    identities = [e for e in range(n) if (t[e] == idx).all() and (t[:, e] == idx).all()]
+    if not identities:
+        raise InvalidArgument("table", "no identity: no e with e.a = a.e = a for every a")
+    e = identities[0]
+    inverse = np.full(n, -1)
+    for a in range(n):
+        right = np.nonzero(t[a] == e)[0]
+        left = [b for b in right if t[b, a] == e]
+        if not left:
+            raise InvalidArgument("table", f"element {a} has no two-sided inverse")
+        inverse[a] = left[0]
+    # (a.b).c == a.(b.c) for every triple, at once: n^3 <= 216,000 entries for n <= 60.
+    lhs = t[t[:, :, None], idx[None, None, :]]  # [a, b, c] -> (a.b).c
+    rhs = t[idx[:, None, None], t[None, :, :]]  # [a, b, c] -> a.(b.c)
+    wrong = np.argwhere(lhs != rhs)
+    if wrong.size:
+        a, b, c = wrong[0]
+        raise InvalidArgument(
+            "table",
+            f"not associative: ({a}.{b}).{c} = {lhs[a, b, c]} but {a}.({b}.{c}) = {rhs[a, b, c]}",
+        )
+    if element_names is None:
+        element_names = tuple(str(i) for i in range(n))
+    element_names = tuple(str(s) for s in element_names)
+    if len(element_names) != n or len(set(element_names)) != n:
+        raise InvalidArgument("element_names", f"need {n} distinct names, got {element_names}")
+    return Group(name, t, e, inverse, element_names)
+
+
+def is_abelian(group: Group) -> bool:
+    return bool((group.table == group.table.T).all())
+
+
+def dihedral_group(m: int) -> Group:
+    """D_m, the symmetries of a regular m-gon, order 2m: ``r^i s^j`` is index ``i + m j``.
+
+    ``s r s = r^-1``, so ``(r^i s^j)(r^k s^l) = r^(i + (-1)^j k) s^(j + l)``.
+    """
+    if isinstance(m, bool) or int(m) != m or m < 3:
+        raise InvalidArgument("group", f"D_m needs m >= 3 (D_2 is Z_2 x Z_2), got {m}")
+    m = int(m)
+    i, j = np.divmod(np.arange(2 * m), m)[::-1]  # index = i + m j
+    rot = (i[:, None] + np.where(j[:, None] == 0, 1, -1) * i[None, :]) % m
+    table = rot + m * ((j[:, None] + j[None, :]) % 2)
+    names = [f"r^{k}" for k in range(m)] + [f"r^{k}s" for k in range(m)]
+    return group_from_table(table, f"D_{m}", names)
+
+
+def _permutation_group(perms: list[tuple[int, ...]], name: str) -> Group:
+    """The group of ``perms`` (closed under composition) with ``(s t)(i) = s(t(i))``,
+    each element named in one-line notation, ``"(1,0,2)"``."""
+    index = {p: k for k, p in enumerate(perms)}
+    table = np.array([[index[tuple(s[i] for i in t)] for t in perms] for s in perms])
+    names = ["(" + ",".join(map(str, p)) + ")" for p in perms]
+    return group_from_table(table, name, names)
+
+
+def _parity(p: tuple[int, ...]) -> int:
+    return sum(p[i] > p[j] for i in range(len(p)) for j in range(i + 1, len(p))) % 2
+
+
+def symmetric_group(k: int) -> Group:
+    """S_k, permutations of {0..k-1} in lexicographic order (the identity first)."""
+    if isinstance(k, bool) or int(k) != k or not 3 <= k <= 5:
+        raise InvalidArgument("group", f"S_k is built for 3 <= k <= 5, got {k}")
+    import itertools
+
+    return _permutation_group(list(itertools.permutations(range(int(k)))), f"S_{int(k)}")
+
+
+def alternating_group(k: int) -> Group:
+    """A_k, the even permutations of {0..k-1} in lexicographic order."""
+    if isinstance(k, bool) or int(k) != k or not 4 <= k <= 5:
+        raise InvalidArgument("group", f"A_k is built for k = 4 or 5, got {k}")
+    import itertools
+
+    perms = [p for p in itertools.permutations(range(int(k))) if _parity(p) == 0]
+    return _permutation_group(perms, f"A_{int(k)}")
+
+
+def quaternion_group() -> Group:
+    """Q_8 = {+-1, +-i, +-j, +-k}: index ``2 u + s`` is ``(-1)^s u`` for the unit
+    ``u`` in (1, i, j, k)."""
+    # unit products u v = sign * w over (1, i, j, k)
+    product = [
+        [(1, 0), (1, 1), (1, 2), (1, 3)],
+        [(1, 1), (-1, 0), (1, 3), (-1, 2)],
+        [(1, 2), (-1, 3), (-1, 0), (1, 1)],
+        [(1, 3), (1, 2), (-1, 1), (-1, 0)],
+    ]
+    table = np.zeros((8, 8), int)
+    for x in range(8):
+        for y in range(8):
+            (u, s), (v, t) = divmod(x, 2), divmod(y, 2)
+            sign, w = product[u][v]
+            negative = (sign < 0) ^ bool(s) ^ bool(t)
+            table[x, y] = 2 * w + int(negative)
+    names = ["1", "-1", "i", "-i", "j", "-j", "k", "-k"]
+    return group_from_table(table, "Q_8", names)
+
+
+def named_group(spec: str) -> Group:
+    """A group from a short name: ``"Z7"``, ``"Z3xZ3"``, ``"Z2^3"``, ``"Z2xZ4"``,
+    ``"D4"``, ``"S3"``, ``"S4"``, ``"A4"``, ``"Q8"`` (underscores and spaces ignored).
+
+    Raises:
+      InvalidArgument: naming ``group`` for a name not of these forms.
+    """
+    s = str(spec).replace("_", "").replace(" ", "").upper()
+    if s == "Q8":
+        return quaternion_group()
+    try:
+        if s.startswith("D"):
+            return dihedral_group(int(s[1:]))
+        if s.startswith("S"):
+            return symmetric_group(int(s[1:]))
+        if s.startswith("A"):
+            return alternating_group(int(s[1:]))
+        if s.startswith("Z"):
+            factors = []
+            for part in s.split("X"):
+                if not part.startswith("Z"):
+                    raise ValueError(part)
+                base, _, power = part[1:].partition("^")
+                factors += [int(base)] * (int(power) if power else 1)
+            g = product_group(factors)
+            if len(factors) == 1:
+                return cyclic_group(factors[0])
+            return g
+    except ValueError:
+        pass
+    raise InvalidArgument(
+        "group", f"unknown group {spec!r}; e.g. Z7, Z3xZ3, Z2^3, D4, S3, S4, A4, Q8"
+    )
+
+
+def group_task(group: Group | str, divide: bool = False) -> Task:
+    """The task ``a . b`` (``divide``: ``a . b^-1``) on any finite group.
+
+    The op is written ``"x*y"`` / ``"x/y"`` whatever the group (for an additive group
+    these are ``x+y`` / ``x-y``); the name says which group, e.g. ``"x*y on D_4"``.
+    """
+    if isinstance(group, str):
+        group = named_group(group)
+    if not isinstance(group, Group):
+        raise InvalidArgument("group", f"need a Group or a group name, got {group!r}")
+    op = "x/y" if divide else "x*y"
+    return Task(op, group, bool(divide), f"{op} on {group.name}")

@@ -3,6 +3,7 @@ fraction? With the representation score naming what the learned M encodes.
 
     python -m experiments.groups_random            # 9 groups, fractions 0.2-0.9, 5 seeds
     python -m experiments.groups_random --quick    # CPU minute: 4 groups, 3 fractions, 2 seeds
+    python -m experiments.groups_random --networks # and the x^2 network on the same splits
 
 Each group's task is ``a . b`` (:func:`grokrfm.tasks.group_task`); the Gaussian kernel
 (L = 2.5) throughout. The score is taken over the task's computed symmetry group
@@ -11,7 +12,10 @@ else a subgroup holding the label-preserving elements); ``top`` is the element c
 with the largest partial cosine, ``lp_energy`` the fraction of M~'s energy in the span of
 the label-preserving elements' Pi(g). Writes ``OUT/results.json`` and
 ``OUT/transition.png`` (final test accuracy against training fraction, one curve per
-group).
+group). With ``--networks`` the network of :mod:`grokrfm.network` (float32, AdamW; the
+network flags set its width and epochs) trains on the very same splits, seeded by the
+run's seed, and each row gains ``network_test_acc``: does a network learn the group
+where RFM does not?
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from grokrfm import runtime
 runtime.configure()
 
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from grokrfm import cli, diagnosis, experiment, features, sweep, tasks  # noqa: E402
+from grokrfm import cli, diagnosis, experiment, features, network, sweep, tasks  # noqa: E402
 from grokrfm import computed_symmetry as cs  # noqa: E402
 from grokrfm import partition as partition_  # noqa: E402
 
@@ -46,6 +51,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=None, help="seeds (5; quick 2)")
     parser.add_argument("--iters", type=int, default=None, help="RFM iterations (60; quick 20)")
     parser.add_argument("--bandwidth", type=float, default=2.5, help="Gaussian L (2.5)")
+    parser.add_argument(
+        "--networks",
+        action="store_true",
+        help="also train the x^2 network (grokrfm.network) on the very same splits",
+    )
+    network.add_arguments(parser, epochs=(400, 100))
     parser.add_argument("--out", default="results/groups_random", help="output folder")
     return parser.parse_args(argv)
 
@@ -66,6 +77,7 @@ def main(argv=None) -> dict:
     seeds = cli.check_seeds(args.seeds if args.seeds is not None else (2 if args.quick else 5))
     iterations = args.iters if args.iters is not None else (20 if args.quick else 60)
     config = experiment.kernel_config("gaussian", iterations)
+    net_config = network.config_from_args(args) if args.networks else None
     task_list = [tasks.group_task(name) for name in names]  # validates every name first
 
     records, summary, groups_info = [], [], []
@@ -96,6 +108,17 @@ def main(argv=None) -> dict:
                 "identity_share": report["identity_share"],
                 "lp_energy_beyond_identity": lp_energy["beyond_identity"],
             }
+        if net_config is not None:
+            # One vmapped call over every split of this group, each seeded by its run.
+            keys = jnp.stack([jax.random.PRNGKey(r["seed"]) for r in runs])
+            nets = network.train_batch(task, net_config, keys, partitions)
+            net_acc = np.asarray(nets.metrics.test_acc)
+            for b, run in enumerate(runs):
+                run["network"] = {
+                    "test_acc": float(net_acc[b, -1]),
+                    "train_acc": float(np.asarray(nets.metrics.train_acc)[b, -1]),
+                    "grokking_epoch": network.first_epoch_at(net_acc[b], THRESHOLD),
+                }
         rows = sweep.summarize(runs)
         for row in rows:
             same = [r for r in runs if r["setting"]["fraction"] == row["fraction"]]
@@ -104,6 +127,10 @@ def main(argv=None) -> dict:
             row["lp_energy"] = float(
                 np.mean([r["features"]["lp_energy_beyond_identity"] for r in same])
             )
+            if net_config is not None:
+                accs = [r["network"]["test_acc"] for r in same]
+                row["network_test_acc_mean"] = float(np.mean(accs))
+                row["network_test_acc_std"] = float(np.std(accs))
         groups_info.append(
             {
                 "group": task.group.name,
@@ -129,6 +156,8 @@ def main(argv=None) -> dict:
         ("top", "top element of M"),
         ("lp_energy", "lp energy"),
     ]
+    if net_config is not None:
+        columns += [("network_test_acc_mean", "network test acc"), ("network_test_acc_std", "std")]
     print(sweep.format_table(summary, columns))
     print(sweep.format_table(groups_info, [(k, k) for k in groups_info[0]]))
     run_config = {
@@ -140,6 +169,7 @@ def main(argv=None) -> dict:
         "bandwidth": args.bandwidth,
         "threshold": THRESHOLD,
         "quick": args.quick,
+        "network": net_config._asdict() if net_config is not None else None,
     }
     payload = experiment.write_results(
         args.out, "groups_random", run_config, summary, records, groups=groups_info

@@ -468,15 +468,21 @@ def accuracy_vs_fraction(
     rows: Sequence[dict], path: str | os.PathLike, threshold: float | None = None
 ) -> None:
     """Final test accuracy (mean +- std over seeds) against training fraction, one curve
-    per ``rows[i]["group"]`` (summary rows of ``experiments.groups_random``)."""
+    per ``rows[i]["group"]`` (summary rows of ``experiments.groups_random``); RFM solid,
+    and the network dashed where the rows carry ``network_test_acc_mean``."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     names = list(dict.fromkeys(r["group"] for r in rows))
     for i, name in enumerate(names):
         mine = sorted((r for r in rows if r["group"] == name), key=lambda r: r["fraction"])
         x = [r["fraction"] for r in mine]
-        y = 100 * np.array([r["test_acc_mean"] for r in mine])
-        e = 100 * np.array([r["test_acc_std"] for r in mine])
-        ax.errorbar(x, y, yerr=e, marker="o", ms=3, capsize=2, color=f"C{i % 10}", label=name)
+        for prefix, style, label in (("", "-", name), ("network_", "--", f"{name}, network")):
+            if f"{prefix}test_acc_mean" not in mine[0]:
+                continue
+            y = 100 * np.array([r[f"{prefix}test_acc_mean"] for r in mine])
+            e = 100 * np.array([r[f"{prefix}test_acc_std"] for r in mine])
+            ax.errorbar(
+                x, y, yerr=e, marker="o", ms=3, capsize=2, ls=style, color=f"C{i % 10}", label=label
+            )
     if threshold is not None:
         ax.axhline(100 * threshold, color="k", lw=0.8, ls="--")
     ax.set_xlabel("training fraction")

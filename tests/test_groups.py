@@ -131,3 +131,31 @@ def test_groups_summary_smoke(tmp_path):
     # the autotopism stabiliser fixes all of them
     assert all(r["diagnostics"]["fixed_test_fraction_lp"] == 0.0 for r in fixed)
     assert all(r["diagnostics"]["fixed_test_fraction_atp"] == 1.0 for r in fixed)
+
+
+def test_groups_random_with_networks_leaves_rfm_unchanged(tmp_path):
+    """``--networks`` trains the network on the very same splits and adds its accuracy;
+    the RFM side of every run is identical to a run without it."""
+    import json
+
+    from experiments import groups_random
+
+    argv = ["--groups", "S3", "--fractions", "0.5", "0.9", "--seeds", "1", "--iters", "2"]
+    groups_random.main([*argv, "--out", str(tmp_path / "rfm")])
+    net = ["--networks", "--epochs", "2", "--width", "8", "--out", str(tmp_path / "net")]
+    groups_random.main([*argv, *net])
+    plain, both = (
+        json.loads((tmp_path / name / "results.json").read_text()) for name in ("rfm", "net")
+    )
+    assert [r["test_acc"] for r in plain["runs"]] == [r["test_acc"] for r in both["runs"]]
+    assert all("network" not in r for r in plain["runs"])
+    for run in both["runs"]:
+        assert 0.0 <= run["network"]["test_acc"] <= 1.0
+    assert both["config"]["network"]["width"] == 8
+    for row in both["summary"]:
+        accs = [
+            r["network"]["test_acc"]
+            for r in both["runs"]
+            if r["setting"]["fraction"] == row["fraction"]
+        ]
+        assert row["network_test_acc_mean"] == pytest.approx(np.mean(accs))

@@ -29,15 +29,17 @@ headline: $(STAMP)  ## the paper's headline: Gaussian x+y mod 61, 60 iterations,
 # The paper's experiments (PAPER.md section 5), in its order; each is `python -m experiments.<name>`.
 PAPER_EXPERIMENTS := table1 fig1 pairs_never_help fixed_points other_groups dihedral_subgroups stabilizer \
 	features_degenerate features_random features_subgroups orbit_predictions
+# Beyond the paper: networks beside RFM, emergence with data, any finite group.
+BEYOND_EXPERIMENTS := network_grokking network_trap emergence groups_random groups_summary
 
-paper-quick: $(STAMP)  ## every paper experiment CPU-sized into results/quick/<name>, then results/quick/SUMMARY.md
-	set -e; for name in $(PAPER_EXPERIMENTS); do \
+paper-quick: $(STAMP)  ## every paper experiment (and the beyond-the-paper ones) CPU-sized into results/quick/<name>, then results/quick/SUMMARY.md
+	set -e; for name in $(PAPER_EXPERIMENTS) $(BEYOND_EXPERIMENTS); do \
 		$(PY) -m experiments.$$name --quick --out results/quick/$$name; \
 	done
 	$(PY) -m experiments.summary --results results/quick
 
 paper: $(STAMP)  ## every paper experiment paper-sized into results/<name> (hours on CPU; resumable), then results/SUMMARY.md
-	set -e; for name in $(PAPER_EXPERIMENTS); do \
+	set -e; for name in $(PAPER_EXPERIMENTS) $(BEYOND_EXPERIMENTS); do \
 		$(PY) -m experiments.$$name --out results/$$name; \
 	done
 	$(PY) -m experiments.summary --results results

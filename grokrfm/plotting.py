@@ -470,7 +470,7 @@ def accuracy_vs_fraction(
     """Final test accuracy (mean +- std over seeds) against training fraction, one curve
     per ``rows[i]["group"]`` (summary rows of ``experiments.groups_random``); RFM solid,
     and the network dashed where the rows carry ``network_test_acc_mean``."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(8.4, 4.2))
     names = list(dict.fromkeys(r["group"] for r in rows))
     for i, name in enumerate(names):
         mine = sorted((r for r in rows if r["group"] == name), key=lambda r: r["fraction"])
@@ -489,7 +489,7 @@ def accuracy_vs_fraction(
     ax.set_ylabel("final test accuracy (%)")
     ax.set_ylim(-3, 103)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     save(fig, path)
 
 

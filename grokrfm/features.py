@@ -73,7 +73,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from grokrfm import kernels as kernels_
-from grokrfm import partition
+from grokrfm import partition, tasks
 from grokrfm.errors import InvalidArgument
 from grokrfm.symmetry import SymmetryGroup, stabilizing_elements
 from grokrfm.tasks import Group, Task
@@ -348,19 +348,6 @@ def rank_of(sym: SymmetryGroup, scores: Scores, element: int) -> int:
 # --- cyclic order, circulant deviation, AGOP alignment --------------------------------
 
 
-def element_orders(group: Group) -> np.ndarray:
-    """``(n,)`` int: the order of each element of ``group``."""
-    n = group.order
-    orders = np.zeros(n, int)
-    for g in range(n):
-        x, k = g, 1
-        while x != group.identity:
-            x = group.table[x, g]
-            k += 1
-        orders[g] = k
-    return orders
-
-
 def cyclic_order(group: Group) -> np.ndarray:
     """``(n,)`` element indices ``g^0, g^1, ..., g^(n-1)`` for the smallest generator g.
 
@@ -372,7 +359,7 @@ def cyclic_order(group: Group) -> np.ndarray:
       InvalidArgument: naming ``group`` when it is not cyclic (e.g. Z_3 x Z_3).
     """
     n = group.order
-    generators = np.nonzero(element_orders(group) == n)[0]
+    generators = np.nonzero(tasks.element_orders(group) == n)[0]
     if generators.size == 0:
         raise InvalidArgument("group", f"{group.name} is not cyclic; it has no discrete log")
     g = int(generators[0])
@@ -721,7 +708,7 @@ def _measure_history(basis, history, order, hankel):
 
 
 def is_cyclic(group: Group) -> bool:
-    return bool((element_orders(group) == group.order).any())
+    return bool((tasks.element_orders(group) == group.order).any())
 
 
 def measure_batch(

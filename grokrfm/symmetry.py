@@ -47,11 +47,17 @@ def _coordinate_permutation(task: Task, reflection: bool, k: int) -> np.ndarray:
     return np.concatenate([n + g.inverse[a_image], g.inverse[b_image]])
 
 
-def _grid_permutation(task: Task, coord_perm: np.ndarray) -> np.ndarray:
-    """``(n_points,)``: grid point ``g`` is sent to grid point ``perm[g]``."""
+def grid_permutations(task: Task, coord_perms: np.ndarray) -> np.ndarray:
+    """``(k, n_points)``: how each coordinate permutation ``coord_perms (k, 2n)`` moves
+    the grid; grid point ``g`` is sent to ``[i, g]``.
+
+    A block-preserving permutation sends ``(a, b)`` to ``(perm[a], perm[n + b] - n)``, a
+    block-swapping one sends it to ``(perm[n + b], perm[a] - n)``.
+    """
     n = task.n
+    perms = np.asarray(coord_perms)
     a, b = task.pairs.T
-    ia, ib = coord_perm[a], coord_perm[n + b]
+    ia, ib = perms[:, a], perms[:, n + b]
     first = np.where(ia < n, ia, ib)
     second = np.where(ia < n, ib, ia) - n
     return first * n + second
@@ -214,7 +220,7 @@ def symmetry_group(task: Task) -> SymmetryGroup:
     coord = np.stack(
         [_coordinate_permutation(task, refl, k) for refl in (False, True) for k in range(n)]
     )
-    grid = np.stack([_grid_permutation(task, c) for c in coord])
+    grid = grid_permutations(task, coord)
     names = tuple(
         ("sr^" if refl else "r^") + task.group.element_names[k]
         for refl in (False, True)

@@ -11,6 +11,7 @@ Groups are stored by their Cayley table over element indices 0..n-1, so every gr
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -289,6 +290,18 @@ def is_abelian(group: Group) -> bool:
     return bool((group.table == group.table.T).all())
 
 
+def element_orders(group: Group) -> np.ndarray:
+    """``(n,)`` int: the order of each element of ``group`` (1 for the identity)."""
+    n = group.order
+    x = np.arange(n)
+    orders = np.zeros(n, int)
+    power = x.copy()  # x^k, all elements at once
+    for k in range(1, n + 1):
+        orders = np.where((orders == 0) & (power == group.identity), k, orders)
+        power = group.table[power, x]
+    return orders
+
+
 def dihedral_group(m: int) -> Group:
     """D_m, the symmetries of a regular m-gon, order 2m: ``r^i s^j`` is index ``i + m j``.
 
@@ -321,8 +334,6 @@ def symmetric_group(k: int) -> Group:
     """S_k, permutations of {0..k-1} in lexicographic order (the identity first)."""
     if isinstance(k, bool) or int(k) != k or not 3 <= k <= 5:
         raise InvalidArgument("group", f"S_k is built for 3 <= k <= 5, got {k}")
-    import itertools
-
     return _permutation_group(list(itertools.permutations(range(int(k)))), f"S_{int(k)}")
 
 
@@ -330,8 +341,6 @@ def alternating_group(k: int) -> Group:
     """A_k, the even permutations of {0..k-1} in lexicographic order."""
     if isinstance(k, bool) or int(k) != k or not 4 <= k <= 5:
         raise InvalidArgument("group", f"A_k is built for k = 4 or 5, got {k}")
-    import itertools
-
     perms = [p for p in itertools.permutations(range(int(k))) if _parity(p) == 0]
     return _permutation_group(perms, f"A_{int(k)}")
 
@@ -381,10 +390,9 @@ def named_group(spec: str) -> Group:
                     raise ValueError(part)
                 base, _, power = part[1:].partition("^")
                 factors += [int(base)] * (int(power) if power else 1)
-            g = product_group(factors)
             if len(factors) == 1:
                 return cyclic_group(factors[0])
-            return g
+            return product_group(factors)
     except ValueError:
         pass
     raise InvalidArgument(

@@ -159,3 +159,17 @@ def test_groups_random_with_networks_leaves_rfm_unchanged(tmp_path):
             if r["setting"]["fraction"] == row["fraction"]
         ]
         assert row["network_test_acc_mean"] == pytest.approx(np.mean(accs))
+
+
+def test_element_orders_count_known_groups():
+    """Order statistics that identify each group: Q8 has one involution and six elements
+    of order 4, D4 five involutions and two of order 4, Z6 phi(d) elements of order d."""
+
+    def counts(group):
+        values, freq = np.unique(tasks.element_orders(group), return_counts=True)
+        return dict(zip(values.tolist(), freq.tolist(), strict=True))
+
+    assert counts(tasks.quaternion_group()) == {1: 1, 2: 1, 4: 6}
+    assert counts(tasks.dihedral_group(4)) == {1: 1, 2: 5, 4: 2}
+    assert counts(tasks.cyclic_group(6)) == {1: 1, 2: 1, 3: 2, 6: 2}
+    assert counts(tasks.alternating_group(4)) == {1: 1, 2: 3, 3: 8}

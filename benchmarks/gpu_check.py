@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from grokrfm import runtime
+from grokrfm import agop, kernels, partition, report, results, rfm, runtime, sweep, symmetry, tasks  # noqa: E402
 
 if "--worker" in sys.argv:
     runtime.configure(x64=sys.argv[sys.argv.index("--worker") + 1] == "float64")
@@ -32,8 +32,6 @@ else:
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-
-from grokrfm import agop, kernels, partition, results, rfm, sweep, symmetry, tasks  # noqa: E402
 
 
 def checks() -> dict:
@@ -48,12 +46,12 @@ def checks() -> dict:
     out = {}
     with jax.default_matmul_precision("highest"):
         for kernel in kernels.KERNELS:
-            ref = agop.agop_autodiff(kernels.POINTWISE[kernel], X, alpha, M, 2.5)
+            ref = agop.agop_autodiff(kernels.KERNELS[kernel].pointwise, X, alpha, M, 2.5)
             got = agop.agop_pairs(kernel, pairs, alpha, M, 2.5)
             out[f"agop_{kernel}_relerr"] = float(jnp.linalg.norm(got - ref) / jnp.linalg.norm(ref))
     task = tasks.make_task("x+y", p=13)
     sym = symmetry.symmetry_group(task)
-    splits, _ = sweep.moved_splits(
+    splits, _ = partition.moved_splits(
         partition.degenerate_split(sym, [sym.reflection(0)]), [1, 4], [0, 1]
     )
     spec = rfm.make_spec(task, partition.to_partitions(splits))
@@ -71,7 +69,7 @@ def timed_sweep(p: int, moved, seeds, iterations: int) -> dict:
     task = tasks.make_task("x+y", p=p)
     sym = symmetry.symmetry_group(task)
     base = partition.degenerate_split(sym, [sym.reflection(0)])
-    splits, settings = sweep.moved_splits(base, moved, seeds)
+    splits, settings = partition.moved_splits(base, moved, seeds)
     start = time.perf_counter()
     result, _ = sweep.run_splits(task, rfm.RFMConfig(iterations=iterations), splits)
     jax.block_until_ready(result)
@@ -149,7 +147,7 @@ def main(argv=None) -> None:
                 }
             )
     print(
-        sweep.format_table(
+        report.format_table(
             table,
             [
                 ("dtype", "dtype"),

@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grokrfm import runtime
+from grokrfm import kernels, partition, report, results, rfm, runtime, sweep, symmetry, tasks  # noqa: E402
 
 if "--worker" not in sys.argv:
     runtime.configure()
@@ -41,8 +41,6 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import jax.scipy.linalg as jsl  # noqa: E402
 import numpy as np  # noqa: E402
-
-from grokrfm import kernels, partition, results, rfm, sweep, symmetry, tasks  # noqa: E402
 
 PUBLISHED_HEADLINE_S = 217.0  # PAPER.md / issue: published PyTorch code, 2-core CPU
 # The bare float64 Cholesky at p = 61 (3660 points) on the machine that timed it (issue 3).
@@ -120,7 +118,7 @@ def headline_worker(dtype: str, p: int, iterations: int, out: str) -> None:
     task = tasks.make_task("x+y", p=p)
     sym = symmetry.symmetry_group(task)
     base = partition.degenerate_split(sym, [sym.reflection(0)])
-    splits, _ = sweep.moved_splits(base, [1], [0])
+    splits, _ = partition.moved_splits(base, [1], [0])
     config = rfm.RFMConfig(iterations=iterations)
     baseline_kib = peak_rss_kib()
     start = time.perf_counter()
@@ -214,7 +212,7 @@ def refinement(p: int, repeats: int, max_steps: int = 5) -> dict:
     warm = jax.jit(rfm.make_rfm(task, rfm.RFMConfig(iterations=12)))(spec)
     pairs = jnp.asarray(task.pairs, jnp.int32)[part.train_idx]
     inner = kernels.pair_inner(pairs, pairs, warm.M)
-    K = kernels.kernel_and_weights("gaussian", inner, 2.5).K
+    K = kernels.get_kernel("gaussian").parts(inner, 2.5).K
     Y = jax.nn.one_hot(jnp.asarray(task.labels)[part.train_idx], task.n, dtype=K.dtype)
 
     f64 = jax.jit(lambda K, Y: jsl.cho_solve(jsl.cho_factor(K), Y))
@@ -259,7 +257,7 @@ def batch_scaling(p: int, sizes, iterations: int, repeats: int) -> list[dict]:
     rows = []
     single_spec = None
     for B in sizes:
-        splits, _ = sweep.moved_splits(base, [1], list(range(B)))
+        splits, _ = partition.moved_splits(base, [1], list(range(B)))
         spec = rfm.make_spec(task, partition.to_partitions(splits))
         if single_spec is None:
             single_spec = jax.tree.map(lambda x: x[:1], spec)
@@ -308,7 +306,7 @@ def main(argv=None) -> dict:
         payload["iteration_vs_cholesky"] = rows
         print("\n1. Gaussian RFM, x+y, float64: one iteration vs a bare Cholesky solve")
         print(
-            sweep.format_table(
+            report.format_table(
                 rows,
                 [
                     ("p", "p"),
@@ -340,7 +338,7 @@ def main(argv=None) -> dict:
             f"{args.iters} iterations), fresh process each"
         )
         print(
-            sweep.format_table(
+            report.format_table(
                 runs,
                 [
                     ("dtype", "dtype"),
@@ -365,7 +363,7 @@ def main(argv=None) -> dict:
             "vs separate calls"
         )
         print(
-            sweep.format_table(
+            report.format_table(
                 rows,
                 [
                     ("B", "B"),

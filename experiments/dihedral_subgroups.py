@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import argparse
 
-from grokrfm import runtime
-
-runtime.configure()
-
-from grokrfm import cli, experiment, tasks  # noqa: E402
-from grokrfm.errors import InvalidArgument  # noqa: E402
-from grokrfm.experiment import Row  # noqa: E402
+from grokrfm import cli, experiment, symmetry, tasks
+from grokrfm.errors import InvalidArgument
+from grokrfm.experiment import Row
 
 NOTE = "PAPER.md 5.6: never generalises"
 
@@ -41,7 +37,7 @@ def rows(p: int) -> list[Row]:
     out = []
     for d in (p, p // 2, p // 4, p // 8):
         rotations = [] if d == p else [d]
-        reflections, order = experiment.subgroup_reflections(task, rotations)
+        reflections, order = symmetry.subgroup_reflections(task, rotations)
         name = "<s>" if d == p else f"<r^{d}, s>"
         out.append(
             Row(
@@ -64,15 +60,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m experiments.dihedral_subgroups", description=__doc__.split("\n\n")[0]
     )
-    experiment.add_arguments(
-        parser, out="results/dihedral_subgroups", iterations=(60, 20), seeds=(5, 2)
+    cli.add_experiment_arguments(
+        parser,
+        out="results/dihedral_subgroups",
+        iterations=cli.Sized(60, 20),
+        seeds=cli.Sized(5, 2),
     )
     return parser.parse_args(argv)
 
 
 @cli.entry_point
 def main(argv=None) -> dict:
-    options = experiment.options_from_args(parse_args(argv))
+    options = cli.options_from_args(parse_args(argv))
     p = options.p or (24 if options.quick else 32)
     subgroups = rows(p)
     payload = experiment.run_experiment("dihedral_subgroups", subgroups, options)

@@ -20,17 +20,13 @@ from __future__ import annotations
 import argparse
 import time
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from grokrfm import runtime
-
-runtime.configure()
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-
-from grokrfm import cli, experiment, features, partition, rfm, sweep, tasks  # noqa: E402
-from grokrfm.errors import InvalidArgument  # noqa: E402
+from grokrfm import cli, partition, report, results, rfm, sweep, tasks
+from grokrfm.analysis import structure
+from grokrfm.errors import InvalidArgument
 
 FRACTIONS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
 QUICK_FRACTIONS = (0.2, 0.4, 0.6)
@@ -77,7 +73,7 @@ def main(argv=None) -> dict:
 
     records, finals = [], {}
     for r in fractions:
-        splits = features.random_splits(task, r, seeds)
+        splits = partition.fraction_splits(task.n_points, r, seeds)
         settings = [{"fraction": r, "seed": s} for s in seeds]
         print(f"{task.name}, {r:.0%} train ({partition.train_count(task.n_points, r)} points)")
         start = time.perf_counter()
@@ -89,7 +85,7 @@ def main(argv=None) -> dict:
         jax.block_until_ready(result)  # dispatch is asynchronous; time the compute
         wall = time.perf_counter() - start
         batch = sweep.run_records(settings, result, parts)
-        curves = np.asarray(features.agop_alignment(jnp.asarray(result.M_history)))
+        curves = np.asarray(structure.agop_alignment(jnp.asarray(result.M_history)))
         for b, record in enumerate(batch):
             record["alignment_curve"] = curves[b].tolist()
             record["wall_s"] = wall / len(seeds)
@@ -131,7 +127,7 @@ def main(argv=None) -> dict:
             }
         )
     print(
-        sweep.format_table(
+        report.format_table(
             rows,
             [
                 ("fraction", "fraction"),
@@ -169,7 +165,7 @@ def main(argv=None) -> dict:
         "seeds": seeds,
         "alignment_reference_fraction": reference,
     }
-    payload = experiment.write_results(
+    payload = results.write_results(
         args.out, "emergence", run_config, rows, records, comparison, jump_fraction=jump
     )
     from grokrfm import plotting

@@ -21,14 +21,20 @@ from typing import NamedTuple
 
 import numpy as np
 
-from grokrfm import runtime
+from grokrfm import (
+    cli,
+    experiment,
+    partition,
+    report,
+    results,
+    rfm,
+    sweep,
+    symmetry,
+    tasks,
+)
+from grokrfm.analysis import measure, representation
+from grokrfm.errors import InvalidArgument
 
-runtime.configure()
-
-from grokrfm import cli, experiment, features, rfm, sweep, symmetry, tasks  # noqa: E402
-from grokrfm.errors import InvalidArgument  # noqa: E402
-
-SLUGS = {"x+y": "add", "x-y": "sub", "x*y": "mul", "x/y": "div"}
 PAPER = "Pi(id), Pi(sr^k) only (by eye)"
 
 
@@ -79,7 +85,14 @@ def plan(args) -> tuple[list[Group], rfm.RFMConfig]:
         n = task.n
         sets = [[n + k] for k in range(n)] + [[n, n + 1]]
         groups.append(
-            Group(SLUGS[op], task, sym, sets, list(range(n, 2 * n)) + [None], ["one"] * n + ["two"])
+            Group(
+                tasks.OPERATION_SLUGS[op],
+                task,
+                sym,
+                sets,
+                list(range(n, 2 * n)) + [None],
+                ["one"] * n + ["two"],
+            )
         )
     if not args.no_product:
         factors = args.group or ([3, 5] if args.quick else [3, 7])
@@ -162,7 +175,7 @@ def comparisons(rows: list[dict]) -> list[dict]:
 
 def class_columns(sym: symmetry.SymmetryGroup) -> tuple[list[int], list[str]]:
     """Columns of the score matrix: reflections, then rotation classes {r^k, r^-k}."""
-    rep, names = features.element_classes(sym)
+    rep, names = symmetry.element_classes(sym)
     refl = [g for g in range(sym.order) if sym.is_reflection(g)]
     rot = [g for g in range(sym.order) if not sym.is_reflection(g) and rep[g] == g]
     cols = refl + [g for g in rot if g != sym.identity]
@@ -186,7 +199,7 @@ def print_group(group: Group, records: list[dict]) -> None:
             }
         )
     cols = ["held out", "train", "test", "top", "pair", "margin", "rank", "stabilizer"]
-    print(sweep.format_table(shown, [(c, c) for c in cols]))
+    print(report.format_table(shown, [(c, c) for c in cols]))
 
 
 def figures_for(group: Group, records, result, measures, out: str) -> list[str]:
@@ -205,7 +218,7 @@ def figures_for(group: Group, records, result, measures, out: str) -> list[str]:
         title=f"{group.task.name}: |score| of M with test = Fix(row)",
         highlight=[cols.index(group.expected[b]) for b in singles],
     )
-    pi = features.representation(group.sym)
+    pi = symmetry.representation(group.sym)
     examples = [singles[len(singles) // 2]] + [b for b, k in enumerate(group.kinds) if k != "one"]
     panels = []
     for b in examples:
@@ -244,7 +257,7 @@ def main(argv=None) -> dict:
     all_records, rows, figures, curve_panels = [], [], [], []
     for group in groups:
         print(f"{group.task.name}: {len(group.sets)} partitions, {config.iterations} iterations")
-        splits = features.degenerate_splits(group.sym, group.sets)
+        splits = partition.degenerate_splits(group.sym, group.sets)
         result, parts = sweep.run_splits(
             group.task, config, splits, bandwidth=args.bandwidth, memory_budget=budget
         )
@@ -253,8 +266,8 @@ def main(argv=None) -> dict:
             for s, kind in zip(group.sets, group.kinds, strict=True)
         ]
         records = sweep.run_records(settings, result, parts)
-        basis = features.score_basis(group.sym)
-        measures = features.feature_records(
+        basis = representation.score_basis(group.sym)
+        measures = measure.feature_records(
             group.sym, basis, result, records, splits, group.expected, top=args.top
         )
         print_group(group, records)
@@ -268,7 +281,7 @@ def main(argv=None) -> dict:
     plotting.measure_curves(curve_panels, f"{args.out}/score_curves.png")
     figures.append(f"{args.out}/score_curves.png")
     print(
-        sweep.format_table(
+        report.format_table(
             rows,
             [
                 ("task", "task"),
@@ -284,7 +297,7 @@ def main(argv=None) -> dict:
             ],
         )
     )
-    payload = experiment.write_results(
+    payload = results.write_results(
         args.out,
         "features_degenerate",
         {

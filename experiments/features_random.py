@@ -24,21 +24,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokrfm import runtime
-
-runtime.configure()
-
-from grokrfm import (  # noqa: E402
+from grokrfm import (
     cli,
-    experiment,
-    features,
     partition,
+    report,
+    results,
     rfm,
     sweep,
     symmetry,
     tasks,
 )
-from grokrfm.errors import InvalidArgument  # noqa: E402
+from grokrfm.analysis import curves, measure, representation, structure
+from grokrfm.errors import InvalidArgument
 
 ONSET = 0.1  # test accuracy that counts as having left the floor
 MEASURES = ("circulant_deviation", "agop_alignment", "agop_alignment_off_diagonal")
@@ -107,23 +104,23 @@ def run_row(row: Row, config, seeds, args, budget):
     )
     settings = [{"task": task.name, "fraction": args.fraction, "seed": s} for s in seeds]
     records = sweep.run_records(settings, result, parts)
-    basis = features.score_basis(sym)
-    features.feature_records(sym, basis, result, records, splits)
-    structure = features.block_forms(task)
-    natural = structure._replace(order=np.arange(task.n))
-    final = features.batch_deviation(result.M, structure)
-    unordered = features.batch_deviation(result.M, natural)
+    basis = representation.score_basis(sym)
+    measure.feature_records(sym, basis, result, records, splits)
+    forms = structure.block_forms(task)
+    natural = forms._replace(order=np.arange(task.n))
+    final = structure.batch_deviation(result.M, forms)
+    unordered = structure.batch_deviation(result.M, natural)
     for b, r in enumerate(records):
         f = r["features"]
         f.update(
-            generator=structure.generator,
+            generator=forms.generator,
             circulant_deviation=float(final.off_diagonal[b]),
             circulant_deviation_all_blocks=float(final.combined[b]),
             circulant_deviation_natural_order=float(unordered.off_diagonal[b]),
             group_share_beyond_identity=f["energy"]["group"]["beyond_identity"],
         )
         f["change_before_onset"] = {
-            m: features.change_before_onset(f["curves"][m], r["test_acc"], ONSET) for m in MEASURES
+            m: curves.change_before_onset(f["curves"][m], r["test_acc"], ONSET) for m in MEASURES
         }
     return records, result
 
@@ -131,7 +128,7 @@ def run_row(row: Row, config, seeds, args, budget):
 def summary_row(row: Row, records) -> dict:
     f = [r["features"] for r in records]
     test = np.array([r["test_acc"][-1] for r in records])
-    onsets = [sweep.first_iteration_at(r["test_acc"], ONSET) for r in records]
+    onsets = [curves.first_iteration_at(r["test_acc"], ONSET) for r in records]
     out = {
         "task": row.task.name,
         "curves": row.curves,
@@ -140,7 +137,7 @@ def summary_row(row: Row, records) -> dict:
         "test_acc_mean": float(test.mean()),
         "test_acc_std": float(test.std()),
         "onset_iteration": onsets,
-        "jump_iteration": [sweep.first_iteration_at(r["test_acc"], 0.9) for r in records],
+        "jump_iteration": [curves.first_iteration_at(r["test_acc"], 0.9) for r in records],
         "generator": f[0]["generator"],
         "circulant_deviation": float(np.mean([x["circulant_deviation"] for x in f])),
         "circulant_deviation_first": float(
@@ -269,12 +266,12 @@ def main(argv=None) -> dict:
         progress_figure(row, records, path)
         figures.append(path)
         f = records[0]["features"]
-        structure = features.block_forms(row.task)
+        forms = structure.block_forms(row.task)
         panels.append(
             {
-                "M": np.asarray(features.reorder(result.M[0], structure.order)),
+                "M": np.asarray(structure.reorder(result.M[0], forms.order)),
                 "pi": None,
-                "title": f"{row.task.name}: M reordered by powers of {structure.generator} "
+                "title": f"{row.task.name}: M reordered by powers of {forms.generator} "
                 f"(test {records[0]['test_acc'][-1]:.0%}; circulant deviation "
                 f"{f['circulant_deviation']:.1e})",
             }
@@ -293,8 +290,8 @@ def main(argv=None) -> dict:
         ("circulant_deviation_before_onset", "circ before"),
         ("agop_alignment_before_onset", "align before"),
     ]
-    print(sweep.format_table(summary, columns))
-    payload = experiment.write_results(
+    print(report.format_table(summary, columns))
+    payload = results.write_results(
         args.out,
         "features_random",
         {

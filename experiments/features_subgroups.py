@@ -19,12 +19,19 @@ import argparse
 
 import numpy as np
 
-from grokrfm import runtime
-
-runtime.configure()
-
-from grokrfm import cli, experiment, features, rfm, sweep, symmetry, tasks  # noqa: E402
-from grokrfm.errors import InvalidArgument  # noqa: E402
+from grokrfm import (
+    cli,
+    experiment,
+    partition,
+    report,
+    results,
+    rfm,
+    sweep,
+    symmetry,
+    tasks,
+)
+from grokrfm.analysis import measure, representation
+from grokrfm.errors import InvalidArgument
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -49,7 +56,7 @@ def subgroups(task: tasks.Task, sym: symmetry.SymmetryGroup) -> list[dict]:
     out = []
     for d in (p, p // 2, p // 4, p // 8):
         rotations = [] if d == p else [d]
-        values, order = experiment.subgroup_reflections(task, rotations)
+        values, order = symmetry.subgroup_reflections(task, rotations)
         reflections = [sym.reflection(v) for v in values]
         generators = reflections + [sym.rotation(d % p)] if rotations else reflections
         elements = sym.generate(generators)
@@ -79,7 +86,7 @@ def main(argv=None) -> dict:
     budget = cli.memory_budget_from_args(args)
 
     print(f"{task.name}: {len(groups)} subgroups, {iters} iterations")
-    splits = features.degenerate_splits(sym, [g["reflections"] for g in groups])
+    splits = partition.degenerate_splits(sym, [g["reflections"] for g in groups])
     result, parts = sweep.run_splits(
         task, config, splits, bandwidth=args.bandwidth, memory_budget=budget
     )
@@ -87,18 +94,20 @@ def main(argv=None) -> dict:
         {"task": task.name, "subgroup": g["name"], "order": len(g["elements"])} for g in groups
     ]
     records = sweep.run_records(settings, result, parts)
-    basis = features.score_basis(sym)
+    basis = representation.score_basis(sym)
     top = max(args.top, max(len(g["elements"]) for g in groups))
-    rep, _ = features.element_classes(sym)
-    features.feature_records(sym, basis, result, records, splits, top=top)
-    s_only = features.subgroup_mask(sym, [sym.reflection(0)])
+    rep, _ = symmetry.element_classes(sym)
+    measure.feature_records(sym, basis, result, records, splits, top=top)
+    s_only = symmetry.subgroup_mask(sym, [sym.reflection(0)])
     summary, panels = [], []
-    pi = features.representation(sym)
+    pi = symmetry.representation(sym)
     for g, r, M in zip(groups, records, result.M, strict=True):
         f = r["features"]
         mask = np.zeros(sym.order, bool)
         mask[g["elements"]] = True
-        f["energy"].update(features.energy_report(M, basis, {"subgroup": mask, "s_only": s_only}))
+        f["energy"].update(
+            representation.energy_report(M, basis, {"subgroup": mask, "s_only": s_only})
+        )
         # H's classes {h, h^-1} other than the identity; how many of the top-ranked are in H.
         in_h = {rep[e] for e in g["elements"]} - {sym.identity}
         k = len(in_h)
@@ -128,7 +137,7 @@ def main(argv=None) -> dict:
             }
         )
     print(
-        sweep.format_table(
+        report.format_table(
             summary,
             [
                 ("subgroup", "H"),
@@ -171,7 +180,7 @@ def main(argv=None) -> dict:
     from grokrfm import plotting
 
     plotting.matrices_with_representations(panels, f"{args.out}/matrices.png")
-    payload = experiment.write_results(
+    payload = results.write_results(
         args.out,
         "features_subgroups",
         {"quick": args.quick, "p": p, "iterations": iters, "bandwidth": args.bandwidth},

@@ -15,12 +15,8 @@ from __future__ import annotations
 
 import argparse
 
-from grokrfm import runtime
-
-runtime.configure()
-
-from grokrfm import cli, experiment  # noqa: E402
-from grokrfm.experiment import Row  # noqa: E402
+from grokrfm import cli, experiment
+from grokrfm.experiment import Row
 
 CLAIM = dict(claim="~0%", note="PAPER.md 5.4: moving fixed points into training does not help")
 
@@ -40,13 +36,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m experiments.fixed_points", description=__doc__.split("\n\n")[0]
     )
-    experiment.add_arguments(parser, out="results/fixed_points", iterations=(60, 20), seeds=(5, 2))
+    cli.add_experiment_arguments(
+        parser, out="results/fixed_points", iterations=cli.Sized(60, 20), seeds=cli.Sized(5, 2)
+    )
     return parser.parse_args(argv)
 
 
 @cli.entry_point
 def main(argv=None) -> dict:
-    options = experiment.options_from_args(parse_args(argv))
+    options = cli.options_from_args(parse_args(argv))
     payload = experiment.run_experiment("fixed_points", rows(options.quick), options)
     from grokrfm import plotting
 

@@ -22,17 +22,13 @@ from __future__ import annotations
 
 import argparse
 
-from grokrfm import runtime
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-runtime.configure()
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-from grokrfm import cli, diagnosis, experiment, features, network, sweep, tasks  # noqa: E402
-from grokrfm import computed_symmetry as cs  # noqa: E402
-from grokrfm import partition as partition_  # noqa: E402
+from grokrfm import cli, experiment, network, partition, report, results, sweep, tasks
+from grokrfm import computed_symmetry as cs
+from grokrfm.analysis import curves, representation
 
 GROUPS = ("Z3xZ3", "Z2xZ4", "Z2^3", "Z3^3", "S3", "D4", "Q8", "A4", "S4")
 QUICK_GROUPS = ("Z3xZ3", "S3", "Q8", "A4")
@@ -56,7 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="also train the x^2 network (grokrfm.network) on the very same splits",
     )
-    network.add_arguments(parser, epochs=(400, 100))
+    cli.add_network_arguments(parser, epochs=cli.Sized(400, 100))
     parser.add_argument("--out", default="results/groups_random", help="output folder")
     return parser.parse_args(argv)
 
@@ -73,39 +69,39 @@ def main(argv=None) -> dict:
     names = args.groups or (QUICK_GROUPS if args.quick else GROUPS)
     fractions = args.fractions or (QUICK_FRACTIONS if args.quick else FRACTIONS)
     for r in fractions:
-        partition_.check_fraction(r, "fractions")
+        partition.check_fraction(r, "fractions")
     seeds = cli.check_seeds(args.seeds if args.seeds is not None else (2 if args.quick else 5))
     iterations = args.iters if args.iters is not None else (20 if args.quick else 60)
     config = experiment.kernel_config("gaussian", iterations)
-    net_config = network.config_from_args(args) if args.networks else None
+    net_config = cli.network_config_from_args(args) if args.networks else None
     task_list = [tasks.group_task(name) for name in names]  # validates every name first
 
     records, summary, groups_info = [], [], []
     for task in task_list:
         kind, fsym = cs.feature_group(task)
         lp = cs.label_preserving_group(task)
-        basis = features.score_basis(fsym)
+        basis = representation.score_basis(fsym)
         # The energy in span{Pi(g): g label-preserving} needs a least-squares solve on
         # that span's Gram matrix, so it is taken in the small lp basis, not the big one.
-        lp_basis = features.score_basis(lp)
+        lp_basis = representation.score_basis(lp)
         lp_mask = np.ones(lp.order, bool)
         settings = []
         parts = []
         for r in fractions:
-            parts.append(features.random_splits(task, r, seeds))
+            parts.append(partition.fraction_splits(task.n_points, r, seeds))
             settings += [{"group": task.group.name, "fraction": r, "seed": s} for s in seeds]
-        splits = diagnosis.concatenate(parts)
+        splits = partition.concatenate(parts)
         result, partitions = sweep.run_splits(task, config, splits, bandwidth=args.bandwidth)
         runs = sweep.run_records(settings, result, partitions)
-        scores = features.batch_scores(result.M, basis)
+        scores = representation.batch_scores(result.M, basis)
         for b, run in enumerate(runs):
             one = jax.tree.map(lambda x, b=b: np.asarray(x)[b], scores)
-            report = features.matrix_report(fsym, one, top=3)
-            lp_energy = features.energy_report(result.M[b], lp_basis, {"lp": lp_mask})["lp"]
+            encoded = representation.matrix_report(fsym, one, top=3)
+            lp_energy = representation.energy_report(result.M[b], lp_basis, {"lp": lp_mask})["lp"]
             run["features"] = {
-                "top": report["top_name"],
-                "top_score": report["top"][0]["score"],
-                "identity_share": report["identity_share"],
+                "top": encoded["top_name"],
+                "top_score": encoded["top"][0]["score"],
+                "identity_share": encoded["identity_share"],
                 "lp_energy_beyond_identity": lp_energy["beyond_identity"],
             }
         if net_config is not None:
@@ -117,9 +113,9 @@ def main(argv=None) -> dict:
                 run["network"] = {
                     "test_acc": float(net_acc[b, -1]),
                     "train_acc": float(np.asarray(nets.metrics.train_acc)[b, -1]),
-                    "grokking_epoch": network.first_epoch_at(net_acc[b], THRESHOLD),
+                    "grokking_epoch": curves.first_iteration_at(net_acc[b], THRESHOLD, start=1),
                 }
-        rows = sweep.summarize(runs)
+        rows = report.summarize(runs)
         for row in rows:
             same = [r for r in runs if r["setting"]["fraction"] == row["fraction"]]
             tops = [r["features"]["top"] for r in same]
@@ -158,8 +154,8 @@ def main(argv=None) -> dict:
     ]
     if net_config is not None:
         columns += [("network_test_acc_mean", "network test acc"), ("network_test_acc_std", "std")]
-    print(sweep.format_table(summary, columns))
-    print(sweep.format_table(groups_info, [(k, k) for k in groups_info[0]]))
+    print(report.format_table(summary, columns))
+    print(report.format_table(groups_info, [(k, k) for k in groups_info[0]]))
     run_config = {
         "groups": list(names),
         "fractions": list(fractions),
@@ -171,7 +167,7 @@ def main(argv=None) -> dict:
         "quick": args.quick,
         "network": net_config._asdict() if net_config is not None else None,
     }
-    payload = experiment.write_results(
+    payload = results.write_results(
         args.out, "groups_random", run_config, summary, records, groups=groups_info
     )
     from grokrfm import plotting

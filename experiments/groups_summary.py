@@ -23,15 +23,11 @@ from __future__ import annotations
 
 import argparse
 
-from grokrfm import runtime
+import numpy as np
 
-runtime.configure()
-
-import numpy as np  # noqa: E402
-
-from grokrfm import cli, diagnosis, experiment, sweep, symmetry, tasks  # noqa: E402
-from grokrfm import computed_symmetry as cs  # noqa: E402
-from grokrfm import partition as partition_  # noqa: E402
+from grokrfm import cli, experiment, families, partition, report, results, sweep, symmetry, tasks
+from grokrfm import computed_symmetry as cs
+from grokrfm.analysis import stabilizer
 
 GROUPS = ("Z3xZ3", "Z2xZ4", "Z2^3", "S3", "D4", "Q8", "A4", "S4")
 QUICK_GROUPS = ("Z3xZ3", "S3")
@@ -120,7 +116,7 @@ def _mean(values):
 
 def summary_rows(info: dict, records: list[dict]) -> list[dict]:
     rows = []
-    for family in diagnosis.GROUP_FAMILIES:
+    for family in families.GROUP_FAMILIES:
         runs = [r for r in records if r["setting"]["family"] == family]
         if not runs:
             continue
@@ -158,7 +154,7 @@ def summary_rows(info: dict, records: list[dict]) -> list[dict]:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     names = args.groups or (QUICK_GROUPS if args.quick else GROUPS)
-    fraction = partition_.check_fraction(args.fraction)
+    fraction = partition.check_fraction(args.fraction)
     seeds = cli.check_seeds(args.seeds if args.seeds is not None else (2 if args.quick else 5))
     iterations = args.iters if args.iters is not None else (15 if args.quick else 30)
     config = experiment.kernel_config("gaussian", iterations)
@@ -166,12 +162,12 @@ def main(argv=None) -> dict:
 
     dihedral = dihedral_report()
     print("computed label-preserving group vs Dih(A) of PAPER.md section 2")
-    print(sweep.format_table(dihedral, [(k, k) for k in dihedral[0]]))
+    print(report.format_table(dihedral, [(k, k) for k in dihedral[0]]))
     infos, summary, records = [], [], []
     for task in task_list:
         info, lp, atp_sym = symmetry_report(task)
-        splits, settings = diagnosis.group_families(task, lp, fraction, seeds)
-        diagnostics = diagnosis.group_diagnostics(task, {"lp": lp, "atp": atp_sym}, splits)
+        splits, settings = families.group_families(task, lp, fraction, seeds)
+        diagnostics = stabilizer.group_diagnostics(task, {"lp": lp, "atp": atp_sym}, splits)
         result, partitions = sweep.run_splits(task, config, splits, bandwidth=args.bandwidth)
         runs = sweep.run_records(
             [{**s, "group": task.group.name} for s in settings], result, partitions
@@ -183,7 +179,7 @@ def main(argv=None) -> dict:
         records += runs
         print(f"{task.name}: |lp| = {info['lp_order']}, |Aut| = {info['aut_order']}, "
               f"|atp| = {info['atp_order']} ({len(runs)} runs)")  # fmt: skip
-    print(sweep.format_table(summary, SUMMARY_COLUMNS))
+    print(report.format_table(summary, SUMMARY_COLUMNS))
     run_config = {
         "groups": list(names),
         "fraction": fraction,
@@ -195,7 +191,7 @@ def main(argv=None) -> dict:
         "element_limit": cs.ELEMENT_LIMIT,
         "quick": args.quick,
     }
-    payload = experiment.write_results(
+    payload = results.write_results(
         args.out,
         "groups_summary",
         run_config,

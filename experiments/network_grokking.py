@@ -20,16 +20,22 @@ from __future__ import annotations
 import argparse
 import time
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from grokrfm import runtime
-
-runtime.configure()
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-
-from grokrfm import cli, experiment, features, network, partition, sweep, symmetry, tasks  # noqa: E402
+from grokrfm import (
+    agop,
+    cli,
+    network,
+    partition,
+    report,
+    results,
+    sweep,
+    symmetry,
+    tasks,
+)
+from grokrfm.analysis import measure, structure
 
 PAPER_NFA = {"x+y": 0.955, "x-y": 0.942, "x*y": 0.924, "x/y": 0.929}
 NOTE = "PAPER.md 6: corr(W1^T W1, sqrt AGOP), p = 61, 50% train"
@@ -44,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--ops", nargs="+", default=list(tasks.OPERATIONS), help="operations")
     parser.add_argument("--fraction", type=float, default=0.5, help="training fraction (0.5)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds (5; quick 2)")
-    network.add_arguments(parser, epochs=(100, 150))
+    cli.add_network_arguments(parser, epochs=cli.Sized(100, 150))
     parser.add_argument("--out", default="results/network_grokking", help="output folder")
     return parser.parse_args(argv)
 
@@ -52,7 +58,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def run_op(task, config, seeds, fraction) -> tuple[list[dict], network.NetworkResult]:
     """Every seed of one operation in one call: split ``PRNGKey(seed)``, initialisation
     and minibatches from ``fold_in(PRNGKey(seed), 1)``."""
-    splits = features.random_splits(task, fraction, seeds)
+    splits = partition.fraction_splits(task.n_points, fraction, seeds)
     parts = partition.to_partitions(splits)
     keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(s), 1) for s in seeds])
     start = time.perf_counter()
@@ -60,9 +66,9 @@ def run_op(task, config, seeds, fraction) -> tuple[list[dict], network.NetworkRe
     jax.block_until_ready(result)
     wall = time.perf_counter() - start
     settings = [{"op": task.op, "task": task.name, "fraction": fraction, "seed": s} for s in seeds]
-    records = network.run_records(settings, result, parts)
+    records = sweep.network_records(settings, result, parts)
     sym = symmetry.symmetry_group(task)
-    measures = network.matrix_measures(sym, np.asarray(result.features.nfm[:, -1]))
+    measures = measure.matrix_measures(sym, np.asarray(result.features.nfm[:, -1]))
     for record, measured in zip(records, measures, strict=True):
         record["nfm_features"] = measured
         record["wall_s"] = wall / len(seeds)
@@ -128,7 +134,7 @@ def comparisons(row: dict) -> list[dict]:
 @cli.entry_point
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    config = network.config_from_args(args)
+    config = cli.network_config_from_args(args)
     p = args.p or (31 if args.quick else 61)
     seeds = cli.check_seeds(args.seeds or (2 if args.quick else 5))
     partition.check_fraction(args.fraction)
@@ -146,7 +152,7 @@ def main(argv=None) -> dict:
         comparison.extend(comparisons(row))
         finals[task.name] = (task, np.asarray(result.features.nfm[0, -1]), result.features)
     print(
-        sweep.format_table(
+        report.format_table(
             rows,
             [
                 ("task", "task"),
@@ -173,7 +179,7 @@ def main(argv=None) -> dict:
         "seeds": seeds,
         "network": config._asdict(),
     }
-    payload = experiment.write_results(
+    payload = results.write_results(
         args.out, "network_grokking", run_config, rows, runs, comparison
     )
     from grokrfm import plotting
@@ -183,10 +189,10 @@ def main(argv=None) -> dict:
     )
     panels = []
     for name, (task, nfm, measured) in finals.items():
-        order = features.block_forms(task).order
-        root = np.asarray(network.matrix_sqrt(measured.agop[0, -1]))
-        panels.append({"title": f"{name}: W1^T W1", "matrix": features.reorder(nfm, order)})
-        panels.append({"title": f"{name}: AGOP^1/2", "matrix": features.reorder(root, order)})
+        order = structure.block_forms(task).order
+        root = np.asarray(agop.matrix_power(measured.agop[0, -1], 0.5))
+        panels.append({"title": f"{name}: W1^T W1", "matrix": structure.reorder(nfm, order)})
+        panels.append({"title": f"{name}: AGOP^1/2", "matrix": structure.reorder(root, order)})
     plotting.feature_matrices(panels, f"{args.out}/matrices.png", ncols=2)
     print(f"wrote {args.out}/results.json, curves.png and matrices.png")
     return payload

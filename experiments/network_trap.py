@@ -20,18 +20,26 @@ from __future__ import annotations
 import argparse
 import time
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from grokrfm import runtime
+from grokrfm import (
+    cli,
+    experiment,
+    network,
+    partition,
+    report,
+    results,
+    sweep,
+    symmetry,
+    tasks,
+)
 
-runtime.configure()
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-
-from grokrfm import cli, experiment, network, partition, sweep, tasks  # noqa: E402
-
-MOVE_NAMES = {"points": "random points", "pairs": "reflected pairs"}
+def _described(move: str) -> str:
+    """What a move name moves, in words ("" for a name that is not a move)."""
+    return partition.MOVES[move].description if move in partition.MOVES else ""
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,7 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=None, help="seeds (5; quick 2)")
     parser.add_argument("--rfm-iters", type=int, default=None, help="RFM iterations (30; quick 15)")
     parser.add_argument("--no-rfm", action="store_true", help="networks only")
-    network.add_arguments(parser, epochs=(50, 100))
+    cli.add_network_arguments(parser, epochs=cli.Sized(50, 100))
     parser.add_argument("--out", default="results/network_trap", help="output folder")
     return parser.parse_args(argv)
 
@@ -65,8 +73,8 @@ def network_splits(sym, refl, base, moves: dict, seeds):
     for move, counts in moves.items():
         positive = [m for m in counts if m]
         if positive:
-            splits, s = sweep.moved_splits(
-                base, positive, seeds, experiment.MOVES[move], orbit_labels=sym.orbits(refl)
+            splits, s = partition.moved_splits(
+                base, positive, seeds, move, orbit_labels=sym.orbits(refl)
             )
             all_splits.append(splits)
             settings += [{"move": move, **d} for d in s]
@@ -109,7 +117,7 @@ def summarize(records: list[dict], model: str) -> list[dict]:
 @cli.entry_point
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    config = network.config_from_args(args)
+    config = cli.network_config_from_args(args)
     p = args.p or (19 if args.quick else 41)
     seeds = cli.check_seeds(args.seeds or (2 if args.quick else 5))
     iters = args.rfm_iters or (15 if args.quick else 30)
@@ -122,10 +130,10 @@ def main(argv=None) -> dict:
         moves["points"] = (0, 1, 10)
     if args.quick and args.pairs is None:
         moves["pairs"] = (1, 10)
-    sym, refl, base = experiment.check_sweep(task, [args.reflection], "points", moves["points"])
-    experiment.check_sweep(task, [args.reflection], "pairs", moves["pairs"])
+    sym, refl, base = sweep.check_sweep(task, [args.reflection], "points", moves["points"])
+    sweep.check_sweep(task, [args.reflection], "pairs", moves["pairs"])
     rfm_config = experiment.kernel_config("gaussian", iters)
-    held_out = experiment.reflection_label(sym, refl[0])
+    held_out = symmetry.reflection_label(sym, refl[0])
 
     splits, settings = network_splits(sym, refl, base, moves, seeds)
     parts = partition.to_partitions(splits)
@@ -137,7 +145,7 @@ def main(argv=None) -> dict:
     result = network.train_batch(task, config, keys, parts)
     jax.block_until_ready(result)
     network_wall = time.perf_counter() - start
-    net_records = network.run_records(settings, result, parts)
+    net_records = sweep.network_records(settings, result, parts)
     # Accuracy on the fixed points of the reflection alone (every run holds them out).
     fixed = np.asarray(sym.fixed_points(refl))
     x = jnp.asarray(task.inputs(np.float64)[fixed], result.params.w1.dtype)
@@ -152,8 +160,8 @@ def main(argv=None) -> dict:
     if not args.no_rfm:
         for move, counts in moves.items():
             counts = tuple(sorted(set(counts) | {0}))
-            print(f"RFM (Gaussian, {iters} iterations): {MOVE_NAMES[move]} m = {list(counts)}")
-            done = experiment.perturbation_sweep(
+            print(f"RFM (Gaussian, {iters} iterations): {_described(move)} m = {list(counts)}")
+            done = sweep.perturbation_sweep(
                 task,
                 rfm_config,
                 [args.reflection],
@@ -188,7 +196,7 @@ def main(argv=None) -> dict:
             row["fixed_point_acc_mean"] = float(np.mean(accs))
             row["fixed_point_acc_std"] = float(np.std(accs))
     print(
-        sweep.format_table(
+        report.format_table(
             rows,
             [
                 ("model", "model"),
@@ -206,7 +214,7 @@ def main(argv=None) -> dict:
     )
     comparison = [
         {
-            "quantity": f"test acc, m = {row['moved']} {MOVE_NAMES.get(row['move'], '')}".strip(),
+            "quantity": f"test acc, m = {row['moved']} {_described(row['move'])}".strip(),
             "setting": f"{row['model']} {task.name}, {held_out}",
             "paper": 0.0 if (row["model"] == "rfm" and row["moved"] == 0) else None,
             "measured_mean": row["test_acc_mean"],
@@ -230,7 +238,7 @@ def main(argv=None) -> dict:
         "network_wall_s": network_wall,
         "rfm_wall_s": rfm_wall,
     }
-    payload = experiment.write_results(
+    payload = results.write_results(
         args.out, "network_trap", run_config, rows, net_records + rfm_records, comparison
     )
     from grokrfm import plotting
@@ -240,7 +248,7 @@ def main(argv=None) -> dict:
     for r in net_records + rfm_records:
         for move in moves if r["setting"]["move"] == "none" else [r["setting"]["move"]]:
             model = "network" if r["setting"]["model"] == "network" else "RFM (Gaussian)"
-            setting = {**r["setting"], "move": MOVE_NAMES[move], "model": model}
+            setting = {**r["setting"], "move": partition.MOVES[move].description, "model": model}
             plotted.append({**r, "setting": setting})
     plotting.final_accuracy_vs_moved(
         plotted,

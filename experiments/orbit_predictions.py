@@ -33,12 +33,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokrfm import runtime
-
-runtime.configure()
-
-from grokrfm import cli, experiment, features, partition, rfm, sweep, symmetry, tasks  # noqa: E402
-from grokrfm.errors import InvalidArgument  # noqa: E402
+from grokrfm import (
+    cli,
+    experiment,
+    partition,
+    report,
+    results,
+    rfm,
+    sweep,
+    symmetry,
+    tasks,
+)
+from grokrfm.analysis import orbits
+from grokrfm.errors import InvalidArgument
 
 
 class Row(NamedTuple):
@@ -127,7 +134,7 @@ def run_orbits(row: Row, M: jax.Array, opts: Options):
     eye = jnp.eye(2 * task.n, dtype=M.dtype)[None]
     M0_one = jnp.concatenate([M, eye])  # (R + 1, 2n, 2n)
     reps = len(opts.ridges) * len(opts.seeds)
-    splits = features.random_splits(task, opts.fraction, opts.seeds, per_seed)
+    splits = partition.fraction_splits(task.n_points, opts.fraction, opts.seeds, per_seed)
     splits = jax.tree.map(lambda x: jnp.tile(x, (len(opts.ridges), 1)), splits)
     M0 = jnp.tile(M0_one, (reps, 1, 1))
     ridges = np.repeat(opts.ridges, len(opts.seeds) * per_seed)
@@ -135,11 +142,11 @@ def run_orbits(row: Row, M: jax.Array, opts: Options):
         task, opts.config, splits, opts.bandwidth, ridges, M0=M0, memory_budget=opts.budget
     )
     masks = np.stack(
-        [features.subgroup_mask(sym, [e]) for e in row.reflections]
-        + [features.subgroup_mask(sym, [])]
+        [symmetry.subgroup_mask(sym, [e]) for e in row.reflections]
+        + [symmetry.subgroup_mask(sym, [])]
     )
     masks = np.tile(masks, (reps, 1))
-    correct, orbit = features.outcomes(
+    correct, orbit = orbits.outcomes(
         sym, opts.config.kernel, result, parts, splits, masks, opts.bandwidth
     )
     labels = [sym.names[e] for e in row.reflections] + ["I"]
@@ -150,7 +157,7 @@ def run_orbits(row: Row, M: jax.Array, opts: Options):
         for label in labels
     ]
     records = sweep.run_records(settings, result, parts)
-    for r, extra in zip(records, features.orbit_fields(correct, orbit, splits), strict=True):
+    for r, extra in zip(records, orbits.orbit_fields(correct, orbit, splits), strict=True):
         r.update(extra)
     return records, correct, orbit, splits
 
@@ -159,20 +166,20 @@ def run_transfer(row: Row, M: jax.Array, opts: Options):
     """Fix(sr^k) held out, M0 = M_m for every m, every ridge: one batch."""
     task, sym = row.task, row.sym
     R = len(row.reflections)
-    held = features.degenerate_splits(sym, [[row.transfer]] * (R * len(opts.ridges)))
+    held = partition.degenerate_splits(sym, [[row.transfer]] * (R * len(opts.ridges)))
     M0 = jnp.tile(M, (len(opts.ridges), 1, 1))
     ridges = np.repeat(opts.ridges, R)
     result, parts = sweep.run_splits(
         task, opts.config, held, opts.bandwidth, ridges, M0=M0, memory_budget=opts.budget
     )
     masks = np.tile(
-        np.stack([features.subgroup_mask(sym, [e]) for e in row.reflections]),
+        np.stack([symmetry.subgroup_mask(sym, [e]) for e in row.reflections]),
         (
             len(opts.ridges),
             1,
         ),
     )
-    correct, orbit = features.outcomes(
+    correct, orbit = orbits.outcomes(
         sym, opts.config.kernel, result, parts, held, masks, opts.bandwidth
     )
     settings = [
@@ -187,7 +194,7 @@ def run_transfer(row: Row, M: jax.Array, opts: Options):
         for e in row.reflections
     ]
     records = sweep.run_records(settings, result, parts)
-    for r, extra in zip(records, features.orbit_fields(correct, orbit, held), strict=True):
+    for r, extra in zip(records, orbits.orbit_fields(correct, orbit, held), strict=True):
         r.update(extra)
     return records, correct, orbit, held
 
@@ -326,7 +333,7 @@ def print_runs(records: list[dict]) -> None:
         )
         for r in records
     ]
-    print(sweep.format_table(shown, [(k, k) for k in keys]))
+    print(report.format_table(shown, [(k, k) for k in keys]))
 
 
 @cli.entry_point
@@ -340,7 +347,7 @@ def main(argv=None) -> dict:
             f"{task.name}: degenerate runs for {len(row.reflections)} reflections, then a random "
             f"{opts.fraction:.0%} split from each M0 and from I; ridges {opts.ridges}"
         )
-        degenerate = features.degenerate_splits(sym, [[e] for e in row.reflections])
+        degenerate = partition.degenerate_splits(sym, [[e] for e in row.reflections])
         deg_result, _ = sweep.run_splits(
             task, opts.config, degenerate, opts.bandwidth, memory_budget=opts.budget
         )
@@ -382,11 +389,11 @@ def main(argv=None) -> dict:
         )
         panels.append(grid_panel(sym, b, held, t_correct, t_orbit, row.transfer, title))
 
-    print(experiment.format_comparison(comparison))
+    print(report.format_comparison(comparison))
     from grokrfm import plotting
 
     plotting.grid_outcomes(panels, f"{args.out}/orbits.png")
-    payload = experiment.write_results(
+    payload = results.write_results(
         args.out,
         "orbit_predictions",
         {

@@ -16,12 +16,8 @@ from __future__ import annotations
 
 import argparse
 
-from grokrfm import runtime
-
-runtime.configure()
-
-from grokrfm import cli, experiment  # noqa: E402
-from grokrfm.experiment import Row  # noqa: E402
+from grokrfm import cli, experiment
+from grokrfm.experiment import Row
 
 NOTE = "PAPER.md 5.5"
 GENERALISES = dict(claim="generalises", note=f"{NOTE}: random moves generalise")
@@ -50,15 +46,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m experiments.other_groups", description=__doc__.split("\n\n")[0]
     )
-    experiment.add_arguments(
-        parser, out="results/other_groups", iterations=(60, 20), seeds=(5, 2), product=True
+    cli.add_experiment_arguments(
+        parser,
+        out="results/other_groups",
+        iterations=cli.Sized(60, 20),
+        seeds=cli.Sized(5, 2),
+        product=True,
     )
     return parser.parse_args(argv)
 
 
 @cli.entry_point
 def main(argv=None) -> dict:
-    options = experiment.options_from_args(parse_args(argv))
+    options = cli.options_from_args(parse_args(argv))
     payload = experiment.run_experiment("other_groups", rows(options.quick), options)
     from grokrfm import plotting
 

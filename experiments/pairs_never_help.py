@@ -16,12 +16,8 @@ from __future__ import annotations
 
 import argparse
 
-from grokrfm import runtime
-
-runtime.configure()
-
-from grokrfm import cli, experiment  # noqa: E402
-from grokrfm.experiment import Row  # noqa: E402
+from grokrfm import cli, experiment, report
+from grokrfm.experiment import Row
 
 CLAIM = dict(claim="~0%", note="PAPER.md 5.3: moving reflected pairs never helps")
 
@@ -46,17 +42,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m experiments.pairs_never_help", description=__doc__.split("\n\n")[0]
     )
-    experiment.add_arguments(
-        parser, out="results/pairs_never_help", iterations=(60, 20), seeds=(5, 2)
+    cli.add_experiment_arguments(
+        parser, out="results/pairs_never_help", iterations=cli.Sized(60, 20), seeds=cli.Sized(5, 2)
     )
     return parser.parse_args(argv)
 
 
 @cli.entry_point
 def main(argv=None) -> dict:
-    options = experiment.options_from_args(parse_args(argv))
+    options = cli.options_from_args(parse_args(argv))
     payload = experiment.run_experiment("pairs_never_help", rows(options.quick), options)
-    worst = experiment.accuracy_extremes(payload["runs"])
+    worst = report.accuracy_extremes(payload["runs"])
     print(
         f"over every count and seed: max test acc {worst['max_test_acc']:.3f} (final), "
         f"{worst['max_test_acc_any_iteration']:.3f} (any iteration); "

@@ -24,14 +24,20 @@ from __future__ import annotations
 
 import argparse
 
-from grokrfm import runtime
+import numpy as np
 
-runtime.configure()
-
-import numpy as np  # noqa: E402
-
-from grokrfm import cli, diagnosis, experiment, partition, sweep, symmetry, tasks  # noqa: E402
-from grokrfm.errors import InvalidArgument  # noqa: E402
+from grokrfm import (
+    cli,
+    families,
+    partition,
+    report,
+    results,
+    sweep,
+    symmetry,
+    tasks,
+)
+from grokrfm.analysis import stabilizer
+from grokrfm.errors import InvalidArgument
 
 # The second confusion table keeps partitions with at least this training fraction, to
 # separate "too little data" from "symmetric data" among the failures.
@@ -79,7 +85,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         metavar="N",
         help=f"how many partitions, over all families (300; quick 60; at least "
-        f"{diagnosis.MIN_PARTITIONS})",
+        f"{families.MIN_PARTITIONS})",
     )
     parser.add_argument(
         "--threshold",
@@ -136,7 +142,7 @@ def print_stabilizer_report(op: str, p: int, rows: list[dict]) -> None:
     orders = sorted({r["order"] for r in rows})
     print(f"\nstabiliser of the degenerate partition of each sr^k, {op} mod {p}: |H| in {orders}")
     print(
-        sweep.format_table(
+        report.format_table(
             [{**r, "elements": " ".join(r["elements"])} for r in rows],
             [("reflection", "reflection"), ("order", "|H|"), ("elements", "elements")],
         )
@@ -151,7 +157,7 @@ def plot(records: list[dict], threshold: float, path: str, title: str) -> None:
     plt = plotting.plt
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     rng = np.random.default_rng(0)  # horizontal jitter only, so equal points stay visible
-    for i, family in enumerate(diagnosis.FAMILIES):
+    for i, family in enumerate(families.FAMILIES):
         runs = [r for r in records if r["family"] == family]
         if not runs:
             continue
@@ -198,18 +204,18 @@ def main(argv=None) -> dict:
         "union_fraction",
     )
     total = args.partitions if args.partitions is not None else (60 if args.quick else 300)
-    diagnosis.allocate(total)
+    families.allocate(total)
     report_p = args.report_p if args.report_p is not None else (17 if args.quick else 61)
-    report = report_groups(args.report_ops, report_p)
+    report_syms = report_groups(args.report_ops, report_p)
     sym = symmetry.symmetry_group(task)
-    splits, settings = diagnosis.partition_families(sym, total, seeds, union_fraction)
+    splits, settings = families.partition_families(sym, total, seeds, union_fraction)
 
     stabilizer_report = {}
-    for op, group in report.items():
-        stabilizer_report[op] = diagnosis.degenerate_stabilizers(group)
+    for op, group in report_syms.items():
+        stabilizer_report[op] = stabilizer.degenerate_stabilizers(group)
         print_stabilizer_report(op, report_p, stabilizer_report[op])
-    diagnostics = diagnosis.partition_diagnostics(sym, splits)
-    counts = {f: sum(s["family"] == f for s in settings) for f in diagnosis.FAMILIES}
+    diagnostics = stabilizer.partition_diagnostics(sym, splits)
+    counts = {f: sum(s["family"] == f for s in settings) for f in families.FAMILIES}
     print(
         f"\n{task.name}: {config.kernel} kernel, {config.iterations} iterations, "
         f"{len(settings)} partitions {counts}; generalises: final test accuracy >= {threshold}"
@@ -227,7 +233,7 @@ def main(argv=None) -> dict:
         memory_budget=budget,
     )
     records = [
-        diagnosis.outcome(r, d, threshold) for r, d in zip(records, diagnostics, strict=True)
+        stabilizer.outcome(r, d, threshold) for r, d in zip(records, diagnostics, strict=True)
     ]
 
     subsets = {
@@ -239,11 +245,11 @@ def main(argv=None) -> dict:
     }
     tables = {
         prediction: {
-            key: diagnosis.confusion_of(runs, prediction) for key, (_, runs) in subsets.items()
+            key: stabilizer.confusion_of(runs, prediction) for key, (_, runs) in subsets.items()
         }
-        for prediction in diagnosis.PREDICTIONS
+        for prediction in stabilizer.PREDICTIONS
     }
-    for prediction, labels in diagnosis.PREDICTIONS.items():
+    for prediction, labels in stabilizer.PREDICTIONS.items():
         for key, (title, _) in subsets.items():
             table = tables[prediction][key]
             accuracy = table["prediction_accuracy"]
@@ -252,21 +258,21 @@ def main(argv=None) -> dict:
                 f"({table['total']}): right for "
                 + (f"{accuracy:.3f}" if accuracy is not None else "-")
             )
-            print(sweep.format_table(diagnosis.confusion_rows(table, labels), CONFUSION_COLUMNS))
-    rows = diagnosis.family_rows(records)
+            print(report.format_table(stabilizer.confusion_rows(table, labels), CONFUSION_COLUMNS))
+    rows = stabilizer.family_rows(records)
     print("\nper family")
     print(
-        sweep.format_table(
+        report.format_table(
             [{**r, "stabilizer_orders": str(r["stabilizer_orders"])} for r in rows],
             FAMILY_COLUMNS,
         )
     )
-    wrong = {prediction: diagnosis.mispredicted(records, prediction) for prediction in tables}
-    for prediction, labels in diagnosis.PREDICTIONS.items():
+    wrong = {prediction: stabilizer.mispredicted(records, prediction) for prediction in tables}
+    for prediction, labels in stabilizer.PREDICTIONS.items():
         print(f"\npartitions where '{labels[0]}' mispredicts ({len(wrong[prediction])})")
         if wrong[prediction]:
             print(
-                sweep.format_table(
+                report.format_table(
                     [{**w, "parameters": parameters(w["setting"])} for w in wrong[prediction]],
                     MISPREDICTED_COLUMNS,
                 )
@@ -282,13 +288,13 @@ def main(argv=None) -> dict:
         "seeds": seeds,
         "threshold": threshold,
         "union_fraction": union_fraction,
-        "predictions": {k: v[0] for k, v in diagnosis.PREDICTIONS.items()},
+        "predictions": {k: v[0] for k, v in stabilizer.PREDICTIONS.items()},
         "high_fraction": HIGH_FRACTION,
         "report_ops": list(report),
         "report_p": report_p,
         "quick": args.quick,
     }
-    payload = experiment.write_results(
+    payload = results.write_results(
         args.out,
         "stabilizer",
         run_config,

@@ -16,7 +16,7 @@ import datetime
 import json
 from pathlib import Path
 
-from grokrfm import cli, experiment, results
+from grokrfm import cli, report, results
 from grokrfm.errors import InvalidArgument
 
 # The paper's experiments, in the order of PAPER.md section 5.
@@ -72,11 +72,11 @@ def main(argv=None) -> str:
         except (OSError, ValueError) as err:  # a damaged file is reported, not fatal
             index.append(f"| {name} | unreadable: {err} | | | |")
             continue
-        source = experiment.provenance(payload)
+        source = results.provenance(payload)
         index.append(
             f"| {name} | run | {source['quick']} | {source['date']} | `{source['commit']}` |"
         )
-        sections.append(experiment.markdown_section(name, payload))
+        sections.append(report.markdown_section(name, payload))
     text = "\n".join(
         [
             f"# Measured beside the paper ({root})",

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from grokrfm import runtime
-
-runtime.configure()
-
-from grokrfm import cli, experiment, sweep  # noqa: E402
+from grokrfm import cli, partition, report, results, sweep
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--move",
-        choices=sorted(experiment.MOVES),
+        choices=sorted(partition.MOVES),
         default="points",
         help="what --moved counts: random training points moved to test (default), "
         "reflected pairs (whole orbits of the reflections' subgroup) moved to test, or "
@@ -69,7 +65,7 @@ def main(argv=None) -> dict:
         f"{task.name}: {config.kernel} kernel, {config.iterations} iterations; moving "
         f"{args.move} {args.moved} with {len(seeds)} seeds"
     )
-    done = experiment.perturbation_sweep(
+    done = sweep.perturbation_sweep(
         task,
         config,
         args.reflections,
@@ -83,9 +79,10 @@ def main(argv=None) -> dict:
         chunk_runs=chunk_runs,
         memory_budget=budget,
     )
-    records, rows, names, wall = done
+    records, names, wall = done
+    rows = report.summarize(records)
     print(
-        sweep.format_table(
+        report.format_table(
             rows,
             [
                 ("moved", "moved"),
@@ -112,7 +109,7 @@ def main(argv=None) -> dict:
         "move": args.move,
         "seeds": seeds,
     }
-    payload = experiment.write_results(
+    payload = results.write_results(
         args.out, "symmetry_breaking", run_config, rows, records, wall_time_s=wall
     )
     from grokrfm import plotting

@@ -14,14 +14,8 @@ from __future__ import annotations
 
 import argparse
 
-from grokrfm import runtime
-
-runtime.configure()
-
-from grokrfm import cli, experiment, rfm, tasks  # noqa: E402
-from grokrfm.errors import InvalidArgument  # noqa: E402
-
-OP_NAMES = {"x+y": "add", "x-y": "sub", "x*y": "mul", "x/y": "div"}
+from grokrfm import cli, experiment, report, results, rfm, sweep, tasks
+from grokrfm.errors import InvalidArgument
 
 # (kernel, op, reflection, counts, {m: the paper's value}); PAPER.md section 5 item 2.
 # The paper's x*y rows are not quoted in PAPER.md, so they are reported without one.
@@ -84,8 +78,10 @@ def main(argv=None) -> dict:
     for kernel, op, reflection, counts, paper in rows:
         task = tasks.make_task(op, p=p)
         config = experiment.kernel_config(kernel, iters)
-        experiment.check_sweep(task, [reflection], "points", counts)
-        folder = f"{kernel}_{OP_NAMES[op]}_{reflection_name(reflection).replace('^', '')}"
+        sweep.check_sweep(task, [reflection], "points", counts)
+        folder = (
+            f"{kernel}_{tasks.OPERATION_SLUGS[op]}_{reflection_name(reflection).replace('^', '')}"
+        )
         if args.only and not any(text in folder for text in args.only):
             continue
         plans.append((task, config, kernel, op, reflection, counts, paper, folder))
@@ -97,7 +93,7 @@ def main(argv=None) -> dict:
         name = reflection_name(reflection)
         label = f"{kernel} {op}, {name}"
         print(f"{label} mod {p}: m = {counts}, {len(seeds)} seeds, {iters} iterations")
-        done = experiment.perturbation_sweep(
+        done = sweep.perturbation_sweep(
             task,
             config,
             [reflection],
@@ -110,17 +106,18 @@ def main(argv=None) -> dict:
             memory_budget=budget,
             setting={"kernel": kernel, "op": op, "reflection": name},
         )
-        summary.extend(done.rows)
+        rows = report.summarize(done.records)
+        summary.extend(rows)
         runs.extend(done.records)
-        for row in done.rows:
+        for row in rows:
             m = row["moved"]
-            entry = experiment.comparison(
+            entry = report.comparison(
                 f"test accuracy, m = {m}", f"{label} mod {p}", paper.get(m), row
             )
             comparison.append({**entry, "stabilizer_order": row["stabilizer_order_max"]})
 
-    print(experiment.format_comparison(comparison))
-    payload = experiment.write_results(
+    print(report.format_comparison(comparison))
+    payload = results.write_results(
         args.out,
         "table1",
         {

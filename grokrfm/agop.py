@@ -81,11 +81,11 @@ def agop_autodiff(
     return gradient_outer(jax.vmap(jax.jacfwd(predictor))(X), valid, centre)
 
 
-def _valid_weights(kernel: str, parts: K_.KernelParts, alpha, valid):
+def _valid_weights(kernel: K_.Kernel, parts: K_.KernelParts, alpha, valid):
     """Mask the weights to the valid block and form the self-term coefficients B."""
     both = valid[:, None] & valid[None, :]
     W = jnp.where(both, parts.W, 0.0)
-    B = W @ alpha if K_.HAS_SELF_TERM[kernel] else jnp.zeros_like(alpha)
+    B = W @ alpha if kernel.self_term else jnp.zeros_like(alpha)
     return W, B
 
 
@@ -97,7 +97,8 @@ def agop_dense(kernel, X, alpha, M, bandwidth, valid=None, centre=True):
     if valid is None:
         valid = jnp.ones(X.shape[0], bool)
     alpha = jnp.where(valid[:, None], alpha, 0.0)
-    parts = K_.kernel_and_weights(kernel, K_.dense_inner(X, X, M), bandwidth)
+    kernel = K_.get_kernel(kernel)
+    parts = kernel.parts(K_.dense_inner(X, X, M), bandwidth)
     W, B = _valid_weights(kernel, parts, alpha, valid)
     h = jnp.einsum("ij,ic,id->jcd", W, alpha, X) - B[:, :, None] * X[:, None, :]
     grads = parts.scale * jnp.einsum("jcd,de->jce", h, M)
@@ -206,9 +207,10 @@ def agop_pairs(kernel, pairs, alpha, M, bandwidth, valid=None, centre=True):
         valid = jnp.ones(pairs.shape[0], bool)
     n = M.shape[0] // 2
     alpha = jnp.where(valid[:, None], alpha, 0.0)
-    parts = K_.kernel_and_weights(kernel, K_.pair_inner(grid_pairs(n), pairs, M), bandwidth)
+    kernel = K_.get_kernel(kernel)
+    parts = kernel.parts(K_.pair_inner(grid_pairs(n), pairs, M), bandwidth)
     W_grid = jnp.where(valid[None, :], parts.W, 0.0)
-    if K_.HAS_SELF_TERM[kernel]:
+    if kernel.self_term:
         B = W_grid[pairs[:, 0] * n + pairs[:, 1]] @ alpha
     else:
         B = jnp.zeros_like(alpha)

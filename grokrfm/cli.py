@@ -12,8 +12,9 @@ import argparse
 import functools
 import sys
 from collections.abc import Callable
+from typing import NamedTuple
 
-from grokrfm import kernels, rfm, tasks
+from grokrfm import experiment, kernels, network, rfm, runtime, tasks
 from grokrfm.errors import InvalidArgument
 
 
@@ -41,7 +42,7 @@ def task_from_args(args: argparse.Namespace) -> tasks.Task:
 
 def add_rfm_arguments(parser: argparse.ArgumentParser, iters=30) -> None:
     g = parser.add_argument_group("RFM")
-    g.add_argument("--kernel", default="gaussian", help=f"one of {kernels.KERNELS}")
+    g.add_argument("--kernel", default="gaussian", help=f"one of {tuple(kernels.KERNELS)}")
     g.add_argument("--bandwidth", type=float, default=2.5, help="L (default 2.5)")
     g.add_argument("--ridge", type=float, default=0.0, help="lambda (default 0: exact)")
     g.add_argument("--power", type=float, default=0.5, help="M <- AGOP^power (default 0.5)")
@@ -49,22 +50,29 @@ def add_rfm_arguments(parser: argparse.ArgumentParser, iters=30) -> None:
     g.add_argument("--no-centre", action="store_true", help="do not centre the gradients")
     g.add_argument("--normalize", action="store_true", help="divide M by its max entry")
     g.add_argument("--save-every", type=int, default=0, help="record M every k iterations")
-    g.add_argument(
+    add_resource_arguments(g)
+
+
+def add_resource_arguments(parser, chunks: bool = True) -> None:
+    """``--memory-budget`` and (with ``chunks``) ``--chunk-runs``: how much of a batch one
+    compiled call takes, and how much of a sweep one saved chunk holds."""
+    parser.add_argument(
         "--memory-budget",
         type=float,
         default=None,
         metavar="GIB",
-        help="device memory per call in GiB; larger sweeps run in chunks (default: 80%% of "
+        help="device memory per call in GiB; larger batches run in chunks (default: 80%% of "
         "an accelerator's memory, half the host RAM on CPU)",
     )
-    g.add_argument(
-        "--chunk-runs",
-        type=int,
-        default=None,
-        metavar="R",
-        help="runs per saved chunk; a rerun of the same command resumes from the chunks "
-        "already saved under OUT/chunks (default: as many as fit the memory budget)",
-    )
+    if chunks:
+        parser.add_argument(
+            "--chunk-runs",
+            type=int,
+            default=None,
+            metavar="R",
+            help="runs per saved chunk; a rerun of the same command resumes from the chunks "
+            "already saved under OUT (default: as many as fit the memory budget)",
+        )
 
 
 def config_from_args(args: argparse.Namespace) -> rfm.RFMConfig:
@@ -116,10 +124,12 @@ def check_seeds(seeds: int) -> list[int]:
 
 
 def entry_point(main: Callable[[list[str] | None], object]):
-    """Run ``main``; an :class:`InvalidArgument` becomes ``error: ...`` and exit status 2."""
+    """Run ``main`` after :func:`grokrfm.runtime.configure` (float64, XLA:CPU flags); an
+    :class:`InvalidArgument` becomes ``error: ...`` and exit status 2."""
 
     @functools.wraps(main)
     def wrapped(argv=None):
+        runtime.configure()
         try:
             return main(argv)
         except InvalidArgument as err:
@@ -127,3 +137,186 @@ def entry_point(main: Callable[[list[str] | None], object]):
             raise SystemExit(2) from None
 
     return wrapped
+
+
+# --- flags every experiment shares, and paper-sized versus --quick defaults ---------------
+
+
+class Sized(NamedTuple):
+    """A flag's default at paper size and in the ``--quick`` CPU-sized variant."""
+
+    paper: object
+    quick: object
+
+
+def _shown(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(str, value))
+    return str(value)
+
+
+def add_sized(parser: argparse.ArgumentParser, flag: str, default: Sized, help: str, **kwargs):
+    """Add ``flag`` with a :class:`Sized` default, resolved later by :func:`sized`.
+
+    The flag's parsed value stays None unless given, so an explicit 0 is kept (and
+    validated) rather than replaced by the default.
+    """
+    dest = flag.lstrip("-").replace("-", "_")
+    text = f"{help} ({_shown(default.paper)}; quick {_shown(default.quick)})"
+    parser.add_argument(flag, default=None, help=text, **kwargs)
+    defaults = dict(parser.get_default("_sized") or {})
+    defaults[dest] = default
+    parser.set_defaults(_sized=defaults)
+
+
+def sized(args: argparse.Namespace, name: str):
+    """The value of flag ``name``: as given on the command line, else its paper-sized or
+    ``--quick`` default (see :func:`add_sized`)."""
+    value = getattr(args, name)
+    if value is not None:
+        return value
+    default = args._sized[name]
+    return default.quick if args.quick else default.paper
+
+
+def add_common_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    out: str,
+    seeds: Sized,
+    iterations: Sized | None = None,
+    seeds_help: str = "seeds",
+    chunks: bool = True,
+) -> None:
+    """The flags every experiment shares: ``--quick``, ``--seeds``, ``--iters`` (when the
+    experiment runs RFM), ``--bandwidth``, ``--memory-budget``, ``--chunk-runs`` (when it
+    saves chunks) and ``--out``.
+
+    Args:
+      out: the default output folder.
+      seeds, iterations: :class:`Sized` defaults (resolve with :func:`sized`).
+      seeds_help: what a seed counts, for ``--help``.
+      chunks: offer ``--chunk-runs``.
+    """
+    parser.add_argument("--quick", action="store_true", help="CPU-sized variant (minutes)")
+    add_sized(parser, "--seeds", seeds, seeds_help, type=int)
+    if iterations is not None:
+        add_sized(parser, "--iters", iterations, "RFM iterations", type=int)
+    parser.add_argument("--bandwidth", type=float, default=2.5, help="Gaussian L (2.5)")
+    add_resource_arguments(parser, chunks)
+    parser.add_argument("--out", default=out, help=f"output folder ({out})")
+
+
+# --- the paper experiments' shared flags -----------------------------------------------
+
+
+def add_experiment_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    out: str,
+    iterations: Sized,
+    seeds: Sized,
+    product: bool = False,
+) -> None:
+    """The command line of every declarative paper experiment
+    (:func:`grokrfm.experiment.run_experiment`): :func:`add_common_arguments` and the
+    row overrides ``--p`` (``--group``), ``--counts`` and ``--only``.
+
+    Args:
+      out: the default output folder.
+      iterations, seeds: :class:`Sized` defaults.
+      product: also offer ``--group`` (rows on a product group).
+    """
+    add_common_arguments(
+        parser, out=out, seeds=seeds, iterations=iterations, seeds_help="seeds per count"
+    )
+    parser.add_argument(
+        "--p", type=int, default=None, help="modulus of every row (default: each row's own)"
+    )
+    if product:
+        parser.add_argument(
+            "--group",
+            type=int,
+            nargs="+",
+            default=None,
+            metavar="N",
+            help="factors of the product-group rows (default: each row's own)",
+        )
+    parser.add_argument(
+        "--counts",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="M",
+        help="the counts m of every row (default: each row's own)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="TEXT",
+        help="run only the rows whose folder name contains one of these (e.g. gaussian)",
+    )
+
+
+def options_from_args(args: argparse.Namespace) -> experiment.Options:
+    """Resolve the defaults of :func:`add_experiment_arguments`, validate the scalars.
+
+    Raises:
+      InvalidArgument: naming ``seeds``, ``chunk_runs``, ``memory_budget`` or
+        ``bandwidth``.
+    """
+    rfm.check_scalars(bandwidth=args.bandwidth)
+    chunk_runs = chunk_runs_from_args(args)
+    group = getattr(args, "group", None)
+    return experiment.Options(
+        quick=bool(args.quick),
+        p=args.p,
+        group=tuple(group) if group is not None else None,
+        counts=tuple(args.counts) if args.counts is not None else None,
+        iterations=sized(args, "iters"),
+        seeds=check_seeds(sized(args, "seeds")),
+        bandwidth=args.bandwidth,
+        # One run per chunk lets an interrupted paper-sized sweep lose at most one run;
+        # a quick run is short enough to batch whole.
+        chunk_runs=chunk_runs if chunk_runs is not None else (None if args.quick else 1),
+        memory_budget=memory_budget_from_args(args),
+        out=args.out,
+        only=tuple(args.only) if args.only is not None else None,
+    )
+
+
+# --- network flags ---------------------------------------------------------------------
+
+
+def add_network_arguments(parser: argparse.ArgumentParser, epochs: Sized) -> None:
+    """Network flags; ``epochs`` is the :class:`Sized` default of ``--epochs``."""
+    d = network.NetworkConfig()
+    add_sized(parser, "--epochs", epochs, "network epochs", type=int)
+    g = parser.add_argument_group("network")
+    g.add_argument("--width", type=int, default=d.width, help=f"hidden units ({d.width})")
+    g.add_argument("--lr", type=float, default=d.learning_rate, help="AdamW learning rate")
+    g.add_argument("--wd", type=float, default=d.weight_decay, help="AdamW weight decay")
+    g.add_argument("--batch", type=int, default=d.batch_size, help="minibatch size")
+    g.add_argument(
+        "--measure-every", type=int, default=None, help="feature measurements every k epochs"
+    )
+
+
+def network_config_from_args(args: argparse.Namespace) -> network.NetworkConfig:
+    """The validated :class:`~grokrfm.network.NetworkConfig` of the network flags;
+    features are measured 10 times a run unless ``--measure-every`` says otherwise."""
+    epochs = sized(args, "epochs")
+    if int(epochs) < 1:
+        raise InvalidArgument("epochs", f"must be >= 1, got {epochs}")
+    every = max(1, epochs // 10)
+    if epochs % every:
+        every = epochs  # measure at the start and the end only
+    return network.NetworkConfig(
+        width=args.width,
+        epochs=epochs,
+        learning_rate=args.lr,
+        weight_decay=args.wd,
+        batch_size=args.batch,
+        measure_every=every if args.measure_every is None else args.measure_every,
+    ).validate()

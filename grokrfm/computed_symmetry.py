@@ -49,7 +49,7 @@ from grokrfm.tasks import Group, Task
 ELEMENT_LIMIT = 30_000
 # Automorphism candidates (images of a generating set) checked at once.
 _CANDIDATE_CHUNK = 4096
-KINDS = ("label_preserving", "autotopism", "autotopism_swap")
+KINDS = ("autotopism", "autotopism_swap")
 
 
 class ComputedGroup(NamedTuple):
@@ -375,26 +375,6 @@ def _pair_orbit(task: Task, keep_gens: np.ndarray) -> int:
     return len(seen)
 
 
-def label_preserving_computed(task: Task) -> ComputedGroup:
-    """:func:`label_preserving_perms` as a :class:`ComputedGroup` (generators greedy)."""
-    perms = label_preserving_perms(task)
-    gens = _permutation_generators(perms)
-    swaps = bool((perms[:, 0] >= task.n).any())
-    names = tuple(f"g{k}" for k in range(len(gens)))
-    n = task.n
-    return ComputedGroup(
-        task,
-        "label_preserving",
-        gens,
-        np.tile(np.arange(n), (len(gens), 1)),
-        names,
-        len(perms),
-        len(perms),
-        1,
-        swaps,
-    )
-
-
 # --- enumeration, orbits, fixed points ---------------------------------------------------
 
 
@@ -448,10 +428,7 @@ def as_symmetry_group(task: Task, perms: np.ndarray, names: Sequence[str] | None
 
 
 def to_symmetry_group(group: ComputedGroup, limit: int = ELEMENT_LIMIT) -> SymmetryGroup:
-    """Enumerate ``group`` (at most ``limit`` elements) into a :class:`SymmetryGroup`;
-    the label-preserving group keeps :func:`label_preserving_group`'s indexing."""
-    if group.kind == "label_preserving":
-        return label_preserving_group(group.task)
+    """Enumerate ``group`` (at most ``limit`` elements) into a :class:`SymmetryGroup`."""
     if group.order > limit:
         raise InvalidArgument(
             "limit", f"{group.kind} group of order {group.order} is above the limit {limit}"

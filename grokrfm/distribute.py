@@ -14,12 +14,18 @@ batching the factorisations anyway.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+# The one cache policy for compiled batch functions (RFM and network runs): one entry per
+# (task, config, ...) key, the least recently used of 32 dropped first. A Task hashes by
+# identity and the cache holds it, so a key never outlives its task.
+compile_cache = functools.lru_cache(maxsize=32)
 
 
 def batch_size(tree) -> int:

@@ -9,8 +9,9 @@ Built-in kernels (PAPER.md section 3), with ``||v||_M^2 = v^T M v`` and bandwidt
 
 Every built-in kernel's input gradient has the form
 ``grad_x K(x_i, x)|_{x = x_j} = scale * M (W_ij x_i - s W_ij x_j)`` for a weight matrix W
-and ``s`` in {0, 1}; :func:`kernel_and_weights` returns K and W together so that one pass
-over the points feeds both the solve and the AGOP.
+and ``s`` in {0, 1}. Each built-in kernel is one :class:`Kernel` record in
+:data:`KERNELS`, whose ``parts`` returns K and W together so that one pass over the
+points feeds both the solve and the AGOP.
 """
 
 from __future__ import annotations
@@ -23,16 +24,8 @@ import jax.numpy as jnp
 
 from grokrfm.errors import InvalidArgument
 
-KERNELS = ("gaussian", "laplace", "quadratic")
-
 # K(x, z, M, bandwidth) -> scalar, for x, z of shape (d,) and M of shape (d, d).
 PointwiseKernel = Callable[[jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]
-
-
-def check_kernel(name: str, argument: str = "kernel") -> str:
-    if name not in KERNELS:
-        raise InvalidArgument(argument, f"unknown kernel {name!r}; choose from {KERNELS}")
-    return name
 
 
 def _safe_sqrt(d2: jax.Array) -> jax.Array:
@@ -54,16 +47,6 @@ def laplace(x, z, M, bandwidth):
 def quadratic(x, z, M, bandwidth):
     del bandwidth
     return (x @ M @ z) ** 2
-
-
-POINTWISE: dict[str, PointwiseKernel] = {
-    "gaussian": gaussian,
-    "laplace": laplace,
-    "quadratic": quadratic,
-}
-
-# Whether the gradient has the -w_ij x_j term (translation-invariant kernels).
-HAS_SELF_TERM = {"gaussian": True, "laplace": True, "quadratic": False}
 
 
 class InnerProducts(NamedTuple):
@@ -125,9 +108,9 @@ def squared_distances(inner: InnerProducts) -> jax.Array:
 class KernelParts(NamedTuple):
     """A kernel matrix and the weights of its input gradient.
 
-    ``grad_x K(x_i, x)|_{x = x_j} = scale * M (W_ij x_i - s W_ij x_j)`` with
-    ``s = HAS_SELF_TERM[kernel]``. For the Gaussian kernel ``W`` is ``K`` itself (the
-    same array), so the engine masks and gathers one matrix, not two.
+    ``grad_x K(x_i, x)|_{x = x_j} = scale * M (W_ij x_i - s W_ij x_j)`` with ``s = 1``
+    for a kernel with :attr:`Kernel.self_term`. For the Gaussian kernel ``W`` is ``K``
+    itself (the same array), so the engine masks and gathers one matrix, not two.
     """
 
     K: jax.Array
@@ -135,24 +118,65 @@ class KernelParts(NamedTuple):
     scale: jax.Array
 
 
-def kernel_and_weights(kernel: str, inner: InnerProducts, bandwidth: jax.Array) -> KernelParts:
-    """The kernel matrix of a built-in kernel and its gradient weights, ``(N1, N2)`` each."""
-    if kernel == "quadratic":
-        return KernelParts(inner.cross**2, inner.cross, jnp.asarray(2.0, inner.cross.dtype))
-    d2 = squared_distances(inner)
-    if kernel == "gaussian":
-        K = jnp.exp(-d2 / (2 * bandwidth**2))
-        return KernelParts(K, K, 1 / bandwidth**2)
-    if kernel == "laplace":
-        dist = _safe_sqrt(d2)
-        K = jnp.exp(-dist / bandwidth)
-        W = jnp.where(dist > 0, K / jnp.where(dist > 0, dist, 1.0), 0.0)
-        return KernelParts(K, W, 1 / bandwidth)
-    raise InvalidArgument("kernel", f"unknown kernel {kernel!r}; choose from {KERNELS}")
+def _gaussian_parts(inner: InnerProducts, bandwidth: jax.Array) -> KernelParts:
+    K = jnp.exp(-squared_distances(inner) / (2 * bandwidth**2))
+    return KernelParts(K, K, 1 / bandwidth**2)
+
+
+def _laplace_parts(inner: InnerProducts, bandwidth: jax.Array) -> KernelParts:
+    dist = _safe_sqrt(squared_distances(inner))
+    K = jnp.exp(-dist / bandwidth)
+    W = jnp.where(dist > 0, K / jnp.where(dist > 0, dist, 1.0), 0.0)
+    return KernelParts(K, W, 1 / bandwidth)
+
+
+def _quadratic_parts(inner: InnerProducts, bandwidth: jax.Array) -> KernelParts:
+    del bandwidth
+    return KernelParts(inner.cross**2, inner.cross, jnp.asarray(2.0, inner.cross.dtype))
+
+
+class Kernel(NamedTuple):
+    """A built-in kernel: everything the engine needs to know about it, in one record.
+
+    Attributes:
+      name: its key in :data:`KERNELS` (what :class:`grokrfm.rfm.RFMConfig` names).
+      pointwise: ``k(x, z, M, bandwidth)`` on single points (autodiff AGOP, checks).
+      parts: ``parts(inner, bandwidth) -> KernelParts``: the kernel matrix and its
+        gradient weights from :class:`InnerProducts` (the closed-form AGOP).
+      self_term: the gradient has the ``-W_ij x_j`` term (translation-invariant kernels).
+      weights_are_kernel: ``parts`` returns ``W`` as ``K`` itself, so ``K alpha`` (the
+        predictions) is also the self-term coefficient ``W alpha``.
+    """
+
+    name: str
+    pointwise: PointwiseKernel
+    parts: Callable[[InnerProducts, jax.Array], KernelParts]
+    self_term: bool
+    weights_are_kernel: bool
+
+
+# The registry: adding a kernel is one entry here (with its pointwise and matrix forms).
+KERNELS: dict[str, Kernel] = {
+    kernel.name: kernel
+    for kernel in (
+        Kernel("gaussian", gaussian, _gaussian_parts, True, True),
+        Kernel("laplace", laplace, _laplace_parts, True, False),
+        Kernel("quadratic", quadratic, _quadratic_parts, False, False),
+    )
+}
+
+
+def get_kernel(kernel: Kernel | str, argument: str = "kernel") -> Kernel:
+    """The :class:`Kernel` named ``kernel`` (a record is returned as it is)."""
+    if isinstance(kernel, Kernel):
+        return kernel
+    if kernel not in KERNELS:
+        raise InvalidArgument(argument, f"unknown kernel {kernel!r}; choose from {tuple(KERNELS)}")
+    return KERNELS[kernel]
 
 
 def kernel_matrix(
-    kernel: str, X1: jax.Array, X2: jax.Array, M: jax.Array, bandwidth: jax.Array
+    kernel: Kernel | str, X1: jax.Array, X2: jax.Array, M: jax.Array, bandwidth: jax.Array
 ) -> jax.Array:
     """``(N1, N2)`` kernel matrix of a built-in kernel on arbitrary inputs."""
-    return kernel_and_weights(kernel, dense_inner(X1, X2, M), bandwidth).K
+    return get_kernel(kernel).parts(dense_inner(X1, X2, M), bandwidth).K

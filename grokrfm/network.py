@@ -34,7 +34,6 @@ everywhere; float64 is only used by the tests, to check the closed forms against
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Callable
 from typing import NamedTuple
@@ -44,10 +43,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from grokrfm import features, sweep
+from grokrfm import distribute
+from grokrfm.agop import matrix_power
 from grokrfm.errors import InvalidArgument
 from grokrfm.partition import Partition
-from grokrfm.symmetry import SymmetryGroup
 from grokrfm.tasks import Task
 
 
@@ -192,12 +191,6 @@ def neural_feature_matrix(params: Params) -> jax.Array:
     return params.w1.T @ params.w1
 
 
-def matrix_sqrt(A: jax.Array) -> jax.Array:
-    """Symmetric PSD square root by ``eigh``, negative eigenvalues clipped (as RFM)."""
-    vals, vecs = jnp.linalg.eigh((A + A.T) / 2)
-    return (vecs * jnp.sqrt(jnp.clip(vals, 0.0))[None, :]) @ vecs.T
-
-
 def pearson(a: jax.Array, b: jax.Array, mask: jax.Array | None = None) -> jax.Array:
     """Pearson correlation of the entries of ``a`` and ``b`` (where ``mask``)."""
     w = jnp.ones(a.shape, a.dtype) if mask is None else mask.astype(a.dtype)
@@ -213,7 +206,7 @@ def nfa_correlations(nfm: jax.Array, agop_matrix: jax.Array) -> tuple[jax.Array,
     correlations of the NFM with ``AGOP^(1/2)`` and with the AGOP, over all entries and
     over the off-diagonal entries."""
     off = ~jnp.eye(nfm.shape[0], dtype=bool)
-    root = matrix_sqrt(agop_matrix)
+    root = matrix_power(agop_matrix, 0.5)
     return (
         pearson(nfm, root),
         pearson(nfm, root, off),
@@ -333,107 +326,10 @@ def train_batch(
 ) -> NetworkResult:
     """``jax.jit(jax.vmap(make_train(task, config)))`` over ``keys (B, 2)`` and a batched
     :class:`Partition` (one capacity), compiled once per task, config and shape."""
-    return _batched(task, config)(keys, partitions)
+    return batched_train(task, config)(keys, partitions)
 
 
-_CACHE: dict = {}
-
-
-def _batched(task: Task, config: NetworkConfig):
-    key = (id(task), config)
-    if key not in _CACHE:
-        _CACHE[key] = (task, jax.jit(jax.vmap(make_train(task, config))))
-    return _CACHE[key][1]
-
-
-# --- analysis of the feature matrices ------------------------------------------------
-
-
-def first_epoch_at(curve, threshold: float = 0.9) -> int | None:
-    """The first epoch (1-based: the epoch after which it was measured) whose value
-    reaches ``threshold``; None if none does."""
-    hits = np.nonzero(np.asarray(curve) >= threshold)[0]
-    return int(hits[0]) + 1 if hits.size else None
-
-
-def matrix_measures(sym: SymmetryGroup, matrices: jax.Array, top: int = 3) -> list[dict]:
-    """Representation scores and circulant deviation of a batch of feature matrices
-    ``(B, 2n, 2n)`` (NFM or AGOP; float64 on the host), one dict per matrix:
-    ``circulant_deviation`` (lower-left block, after reordering by the discrete log;
-    :func:`grokrfm.features.block_circulant_deviation`), ``circulant_deviation_all_blocks``,
-    ``identity_share`` and the ``top`` group elements by representation score
-    (:func:`grokrfm.features.ranked`)."""
-    M = np.asarray(matrices, np.float64)
-    if M.ndim != 3:
-        raise InvalidArgument("matrices", f"must be (B, 2n, 2n), got {M.shape}")
-    basis = features.score_basis(sym, jnp.float64)
-    structure = features.block_forms(sym.task)
-    dev = features.batch_deviation(jnp.asarray(M), structure)
-    scores = features.batch_scores(jnp.asarray(M), basis)
-    out = []
-    for b in range(M.shape[0]):
-        one = jax.tree.map(lambda s, b=b: np.asarray(s)[b], scores)
-        best = features.ranked(sym, one, top=top)
-        out.append(
-            {
-                "circulant_deviation": float(dev.off_diagonal[b]),
-                "circulant_deviation_all_blocks": float(dev.combined[b]),
-                "identity_share": float(one.identity_share),
-                "top": [{k: e[k] for k in ("name", "score", "pair_share")} for e in best],
-            }
-        )
-    return out
-
-
-def run_records(settings: list[dict], result: NetworkResult, partitions: Partition) -> list[dict]:
-    """One JSON-ready record per run: setting, sizes, per-epoch curves, the epoch at
-    which test accuracy first reaches 90%, and the NFA correlations over the
-    measurements (matrices are not recorded)."""
-    fields = ("train_acc", "test_acc", "train_mse", "test_mse")
-    records = sweep.metric_records(settings, result.metrics, partitions, fields)
-    f = jax.tree.map(np.asarray, result.features)
-    for b, record in enumerate(records):
-        record["grokking_epoch"] = first_epoch_at(np.asarray(record["test_acc"]), 0.9)
-        record["feature_epochs"] = f.epoch[b].tolist()
-        for name in ("nfa", "nfa_off_diagonal", "nfa_power1", "nfa_power1_off_diagonal"):
-            record[name] = getattr(f, name)[b].tolist()
-    return records
-
-
-# --- command line shared by the network experiments -----------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser, epochs: tuple[int, int]) -> None:
-    """Network flags; ``epochs`` is ``(paper-sized, quick)``."""
-    d = NetworkConfig()
-    g = parser.add_argument_group("network")
-    g.add_argument("--width", type=int, default=d.width, help=f"hidden units ({d.width})")
-    g.add_argument(
-        "--epochs", type=int, default=None, help=f"epochs ({epochs[0]}; quick {epochs[1]})"
-    )
-    g.add_argument("--lr", type=float, default=d.learning_rate, help="AdamW learning rate")
-    g.add_argument("--wd", type=float, default=d.weight_decay, help="AdamW weight decay")
-    g.add_argument("--batch", type=int, default=d.batch_size, help="minibatch size")
-    g.add_argument(
-        "--measure-every", type=int, default=None, help="feature measurements every k epochs"
-    )
-    parser.set_defaults(_epochs=epochs)
-
-
-def config_from_args(args: argparse.Namespace) -> NetworkConfig:
-    """The validated :class:`NetworkConfig` of :func:`add_arguments`'s flags; features
-    are measured 10 times a run unless ``--measure-every`` says otherwise."""
-    epochs = args.epochs if args.epochs is not None else args._epochs[1 if args.quick else 0]
-    if int(epochs) < 1:
-        raise InvalidArgument("epochs", f"must be >= 1, got {epochs}")
-    every = args.measure_every or max(1, epochs // 10)
-    if epochs % every:
-        every = epochs  # measure at the start and the end only
-    return NetworkConfig(
-        width=args.width,
-        epochs=epochs,
-        learning_rate=args.lr,
-        weight_decay=args.wd,
-        batch_size=args.batch,
-        measure_every=every if args.measure_every is None else args.measure_every,
-    ).validate()
+@distribute.compile_cache
+def batched_train(task: Task, config: NetworkConfig):
+    """``jax.jit(jax.vmap(make_train(task, config)))``, cached per (task, config)."""
+    return jax.jit(jax.vmap(make_train(task, config)))

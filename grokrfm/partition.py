@@ -14,7 +14,7 @@ that do not (how many points to move) may vary across a batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
@@ -147,6 +147,113 @@ def check_move_count(
             )
 
 
+# --- moves: perturbations of a split, as records ----------------------------------------
+
+
+class Move(NamedTuple):
+    """One way of perturbing a split by a count m (arXiv 2604.00316, section 4).
+
+    Attributes:
+      name: the key in :data:`MOVES` (``"points"``, ``"pairs"``, ``"fixed"``).
+      source: the set the moved points come from, ``"train"`` or ``"test"``.
+      by_orbit: m counts whole orbits of a subgroup (needs orbit labels) instead of points.
+      unit: what m counts, in words (``"points"``, ``"orbits"``).
+      label: how a count reads in a table (``"points to test"``).
+      description: what is moved, in words (``"random points"``).
+      apply: ``apply(key, split, m, orbit_labels) -> Split``; pure, ``m`` may be traced.
+    """
+
+    name: str
+    source: str
+    by_orbit: bool
+    unit: str
+    label: str
+    description: str
+    apply: Callable[[jax.Array, Split, jax.Array, jax.Array | None], Split]
+
+
+MOVES: dict[str, Move] = {
+    move.name: move
+    for move in (
+        Move(
+            "points",
+            "train",
+            False,
+            "points",
+            "points to test",
+            "random points",
+            lambda key, split, m, _labels: move_train_to_test(key, split, m),
+        ),
+        Move(
+            "pairs",
+            "train",
+            True,
+            "orbits",
+            "pairs to test",
+            "reflected pairs",
+            lambda key, split, m, labels: move_orbits_to_test(key, split, labels, m),
+        ),
+        Move(
+            "fixed",
+            "test",
+            False,
+            "points",
+            "fixed points to train",
+            "fixed points",
+            lambda key, split, m, _labels: move_test_to_train(key, split, m),
+        ),
+    )
+}
+
+
+def get_move(move: Move | str, argument: str = "move") -> Move:
+    """The :class:`Move` named ``move`` (a record is returned as it is)."""
+    if isinstance(move, Move):
+        return move
+    if move not in MOVES:
+        raise InvalidArgument(argument, f"unknown {move!r}; choose from {sorted(MOVES)}")
+    return MOVES[move]
+
+
+def moved_splits(
+    base: Split,
+    moved: Sequence[int],
+    seeds: Sequence[int],
+    move: Move | str = "points",
+    orbit_labels=None,
+) -> tuple[Split, list[dict]]:
+    """Every (moved count, seed) perturbation of ``base``, as one batched :class:`Split`.
+
+    Seed s uses ``PRNGKey(s)`` for every count, so the points moved for a smaller count
+    are a subset of those moved for a larger one (nested perturbations). A count of 0
+    is deterministic and runs once, with the first seed.
+
+    Args:
+      base: an unbatched split.
+      moved: counts m to move (validated against the source set's size).
+      seeds: integer seeds.
+      move: a :class:`Move` or its name in :data:`MOVES`.
+      orbit_labels: ``(n_points,)`` orbit labels, needed by a move whose unit is an orbit.
+
+    Returns:
+      ``(splits, settings)``: a Split with a leading batch axis (count-major), and one
+      ``{"moved": m, "seed": s}`` dict per entry.
+    """
+    move = get_move(move)
+    if move.by_orbit and orbit_labels is None:
+        raise InvalidArgument("orbit_labels", f"moving {move.unit} needs the orbit labels")
+    labels = jnp.asarray(orbit_labels, jnp.int32) if move.by_orbit else None
+    check_move_count(base, moved, move.source, orbit_labels=orbit_labels if move.by_orbit else None)
+    # Moving nothing is deterministic, so m = 0 runs once (with the first seed).
+    settings = [
+        {"moved": int(m), "seed": int(s)} for m in moved for s in (seeds if m else seeds[:1])
+    ]
+    keys = jnp.stack([jax.random.PRNGKey(d["seed"]) for d in settings])
+    counts = jnp.asarray([d["moved"] for d in settings], jnp.int32)
+    splits = jax.vmap(lambda key, m: move.apply(key, base, m, labels))(keys, counts)
+    return splits, settings
+
+
 def capacities(splits: Split) -> tuple[int, int]:
     """The padded sizes that hold every split in a (possibly batched) :class:`Split`."""
     train = np.asarray(splits.train).reshape(-1, splits.train.shape[-1]).sum(axis=1)
@@ -171,3 +278,95 @@ def to_partitions(splits: Split) -> Partition:
     """Pad a batch of splits (leading axis) to the batch's own capacities."""
     cap_train, cap_test = capacities(splits)
     return jax.vmap(lambda s: to_partition(s, cap_train, cap_test))(splits)
+
+
+# --- batches of splits -------------------------------------------------------------------
+
+
+def stack(splits: Sequence[Split]) -> Split:
+    """Stack unbatched splits into one batch."""
+    return Split(
+        jnp.stack([jnp.asarray(s.train) for s in splits]),
+        jnp.stack([jnp.asarray(s.test) for s in splits]),
+    )
+
+
+def concatenate(splits: Sequence[Split]) -> Split:
+    """Join batched splits along their leading axis."""
+    return Split(
+        jnp.concatenate([jnp.asarray(s.train) for s in splits]),
+        jnp.concatenate([jnp.asarray(s.test) for s in splits]),
+    )
+
+
+def check_splits(splits: Split) -> None:
+    """Raise unless every split is disjoint and has non-empty train and test sets."""
+    train, test = np.asarray(splits.train), np.asarray(splits.test)
+    bad = np.nonzero((train & test).any(1) | ~train.any(1) | ~test.any(1))[0]
+    if bad.size:
+        raise InvalidArgument("partitions", f"splits {bad.tolist()} are empty or overlap")
+
+
+def degenerate_splits(sym: SymmetryGroup, reflection_sets: Sequence[Sequence[int]]):
+    """A batched :class:`~grokrfm.partition.Split`: for each set of reflections (element
+    indices), test = the union of their fixed points, train = the rest."""
+    if len(reflection_sets) == 0:
+        raise InvalidArgument("reflections", "give at least one set of reflections")
+    splits = [degenerate_split(sym, list(s)) for s in reflection_sets]
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *splits)
+
+
+def fraction_splits(n_points: int, fraction: float, seeds: Sequence[int], repeat: int = 1) -> Split:
+    """One random split at training ``fraction`` per seed (``PRNGKey(seed)``), each
+    repeated ``repeat`` times in a row (seed-major), as a batched Split."""
+    n_train = train_count(n_points, fraction)
+    if int(repeat) < 1:
+        raise InvalidArgument("repeat", f"must be >= 1, got {repeat}")
+    keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
+    splits = jax.vmap(lambda k: random_split(k, n_points, n_train))(keys)
+    return jax.tree.map(lambda x: jnp.repeat(x, int(repeat), axis=0), splits)
+
+
+_random_splits = jax.jit(jax.vmap(move_test_to_train, (0, None, 0)))
+
+
+def random_splits(keys: jax.Array, n_points: int, n_train) -> Split:
+    """A batch of random splits, ``n_train[i]`` training points for ``keys[i]``.
+
+    Args:
+      keys: ``(B, 2)`` PRNG keys.
+      n_train: ``(B,)`` training-set sizes (they may differ: the batch keeps one shape).
+    """
+    everything_test = Split(jnp.zeros(n_points, bool), jnp.ones(n_points, bool))
+    counts = jnp.asarray(n_train, jnp.int32)
+    return _random_splits(keys, everything_test, counts)
+
+
+def orbit_union_split(key: jax.Array, orbit_labels, n_train: int) -> Split:
+    """Train on a random union of orbits holding about ``n_train`` points.
+
+    Orbits are visited in random order and taken while fewer than ``n_train`` points
+    have been taken, so the training set overshoots ``n_train`` by less than one orbit
+    and always holds at least one orbit. Every orbit lies wholly in train or in test, so
+    both sets are invariant under the group whose orbits these are.
+
+    Args:
+      key: PRNG key.
+      orbit_labels: ``(n_points,)`` canonical orbit labels (smallest grid index of each
+        orbit), as from :meth:`grokrfm.symmetry.SymmetryGroup.orbits`.
+      n_train: the target training-set size (static).
+
+    Returns:
+      An unbatched :class:`~grokrfm.partition.Split`.
+    """
+    labels = jnp.asarray(orbit_labels)
+    n_points = labels.shape[0]
+    representative = labels == jnp.arange(n_points, dtype=labels.dtype)
+    sizes = jnp.zeros(n_points, jnp.int32).at[labels].add(1)  # at each representative
+    score = jnp.where(representative, jax.random.uniform(key, (n_points,)), jnp.inf)
+    order = jnp.argsort(score)  # representatives first, in random order
+    before = jnp.cumsum(sizes[order]) - sizes[order]  # points taken before each orbit
+    taken = representative[order] & (before < n_train)
+    chosen = jnp.zeros(n_points, bool).at[order].set(taken)
+    train = chosen[labels]
+    return Split(train, ~train)

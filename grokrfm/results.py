@@ -1,8 +1,10 @@
-"""Writing results so that nothing a user ran is lost: atomic files and provenance."""
+"""Result files, so that nothing a user ran is lost: atomic JSON writes, the environment
+and commit a result came from, and ``results.json`` with its provenance."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import platform
@@ -87,4 +89,43 @@ def environment() -> dict:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
+    }
+
+
+def write_results(
+    out_dir: str | Path,
+    experiment: str,
+    config: dict,
+    summary: list[dict],
+    runs: list[dict],
+    paper_comparison: list[dict] | None = None,
+    **extra,
+) -> dict:
+    """Write ``out_dir/results.json`` atomically, with the environment it ran in.
+
+    Returns:
+      The payload written.
+    """
+    payload = {
+        "experiment": experiment,
+        "config": config,
+        "environment": environment(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "summary": summary,
+        "paper_comparison": paper_comparison or [],
+        "runs": runs,
+        **extra,
+    }
+    write_json(Path(out_dir) / "results.json", payload)
+    return payload
+
+
+def provenance(payload: dict) -> dict:
+    """What a report says about where a results file came from: ``commit``, ``date``
+    and ``quick`` ("yes", "no" or "unknown" for files that do not record it)."""
+    quick = (payload.get("config") or {}).get("quick")
+    return {
+        "commit": (payload.get("environment") or {}).get("git_commit") or "unknown",
+        "date": payload.get("date") or "unknown",
+        "quick": "unknown" if quick is None else ("yes" if quick else "no"),
     }

@@ -10,7 +10,6 @@ M_t, before the update, so iteration 0 is the plain kernel.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -33,7 +32,7 @@ class RFMConfig(NamedTuple):
     """Static choices of a run (closed over, never traced).
 
     Attributes:
-      kernel: one of :data:`grokrfm.kernels.KERNELS`.
+      kernel: a key of :data:`grokrfm.kernels.KERNELS`.
       iterations: T, the number of reported iterations (and AGOP updates).
       centre: centre gradients over training points before the outer product.
       normalize: divide M by its largest absolute entry after each update (the
@@ -55,7 +54,7 @@ class RFMConfig(NamedTuple):
     solve_retries: int | None = None
 
     def validate(self) -> RFMConfig:
-        kernels_.check_kernel(self.kernel)
+        kernels_.get_kernel(self.kernel)
         if int(self.iterations) < 1:
             raise InvalidArgument("iters", f"need at least one iteration, got {self.iterations}")
         if self.agop not in AGOP_METHODS:
@@ -203,7 +202,8 @@ def make_rfm(
     n = task.n
     custom = kernel_fn is not None
     method = "autodiff" if custom else config.agop
-    pointwise = kernel_fn if custom else kernels_.POINTWISE[config.kernel]
+    kernel = kernels_.get_kernel(config.kernel)
+    pointwise = kernel_fn if custom else kernel.pointwise
 
     def kernel_parts(M, pairs1, pairs2, bandwidth) -> kernels_.KernelParts:
         """Kernel (and gradient weights) between two sets of grid points."""
@@ -219,7 +219,29 @@ def make_rfm(
             X1 = agop_.pair_inputs(pairs1, n, M.dtype)
             X2 = agop_.pair_inputs(pairs2, n, M.dtype)
             inner = kernels_.dense_inner(X1, X2, M)
-        return kernels_.kernel_and_weights(config.kernel, inner, bandwidth)
+        return kernel.parts(inner, bandwidth)
+
+    def agop_pairs(M, spec, parts, alpha, train_pred, tr_pairs, valid):
+        # Closed form over the kernel's grid rows, already computed for the predictions.
+        if not kernel.self_term:
+            B = jnp.zeros_like(alpha)
+        elif kernel.weights_are_kernel:
+            B = train_pred  # W alpha is K alpha, the predictions at the training points
+        else:
+            B = jnp.where(valid[:, None], (parts.W @ alpha)[spec.partition.train_idx], 0.0)
+        return agop_.agop_pairs_from_grid(
+            parts.W, B, parts.scale, alpha, tr_pairs, M, valid, config.centre
+        )
+
+    def agop_dense(M, spec, parts, alpha, train_pred, tr_pairs, valid):
+        X = agop_.pair_inputs(tr_pairs, n, M.dtype)
+        return agop_.agop_dense(kernel, X, alpha, M, spec.bandwidth, valid, config.centre)
+
+    def agop_autodiff(M, spec, parts, alpha, train_pred, tr_pairs, valid):
+        X = agop_.pair_inputs(tr_pairs, n, M.dtype)
+        return agop_.agop_autodiff(pointwise, X, alpha, M, spec.bandwidth, valid, config.centre)
+
+    agop_methods = {"pairs": agop_pairs, "dense": agop_dense, "autodiff": agop_autodiff}
 
     def step(M, spec: RunSpec):
         part = spec.partition
@@ -248,25 +270,7 @@ def make_rfm(
         train_acc, train_mse = _scores(train_pred, tr_labels, tr_targets, valid)
         test_acc, test_mse = _scores(test_pred, te_labels, te_targets, part.test_valid)
 
-        if method == "pairs":
-            # Gaussian: W is K, so K_grid and the prediction K alpha are reused.
-            gaussian_like = parts.W is parts.K
-            W_grid = parts.W
-            if not kernels_.HAS_SELF_TERM[config.kernel]:
-                B = jnp.zeros_like(alpha)
-            elif gaussian_like:
-                B = train_pred
-            else:
-                B = jnp.where(valid[:, None], (W_grid @ alpha)[part.train_idx], 0.0)
-            G = agop_.agop_pairs_from_grid(
-                W_grid, B, parts.scale, alpha, tr_pairs, M, valid, config.centre
-            )
-        elif method == "dense":
-            X = agop_.pair_inputs(tr_pairs, n, M.dtype)
-            G = agop_.agop_dense(config.kernel, X, alpha, M, spec.bandwidth, valid, config.centre)
-        else:
-            X = agop_.pair_inputs(tr_pairs, n, M.dtype)
-            G = agop_.agop_autodiff(pointwise, X, alpha, M, spec.bandwidth, valid, config.centre)
+        G = agop_methods[method](M, spec, parts, alpha, train_pred, tr_pairs, valid)
         M_next = agop_.matrix_power(G, spec.power)
         if config.normalize:
             M_next = M_next / jnp.max(jnp.abs(M_next))
@@ -310,16 +314,42 @@ def make_rfm(
     return run
 
 
-@functools.lru_cache(maxsize=32)
+@distribute.compile_cache
 def batched_rfm(task: Task, config: RFMConfig) -> Callable[[RunSpec], RFMResult]:
     """``jax.jit(jax.vmap(make_rfm(task, config)))``, cached per (task, config)."""
     return jax.jit(jax.vmap(make_rfm(task, config)))
 
 
-@functools.lru_cache(maxsize=32)
+@distribute.compile_cache
 def sharded_rfm(task: Task, config: RFMConfig, devices: tuple) -> Callable[[RunSpec], RFMResult]:
     """The batched run with its batch axis sharded over ``devices`` (cached)."""
     return distribute.sharded(make_rfm(task, config), devices)
+
+
+def runs_per_call(
+    task: Task,
+    specs: RunSpec,
+    devices: Sequence[jax.Device],
+    memory_budget: int | None = None,
+) -> int:
+    """How many runs of a batched ``specs`` one compiled call takes: as many as fit
+    ``memory_budget`` bytes per device (default
+    :func:`grokrfm.memory.default_budget_bytes`) by :func:`grokrfm.memory.run_bytes`.
+
+    Raises:
+      InvalidArgument: naming ``memory_budget`` when a single run cannot fit.
+    """
+    train_cap = specs.partition.train_idx.shape[-1]
+    test_cap = specs.partition.test_idx.shape[-1]
+    per_run = memory.run_bytes(task.n, train_cap, test_cap, specs.M0.dtype.itemsize)
+    budget = memory_budget if memory_budget is not None else memory.default_budget_bytes(devices[0])
+    return memory.chunk_size(
+        distribute.batch_size(specs),
+        per_run,
+        budget,
+        len(devices),
+        what=f"one run of {task.name} ({train_cap} training points)",
+    )
 
 
 def run_batch(
@@ -353,17 +383,7 @@ def run_batch(
     else:
         run = batched_rfm(task, config)
     total = distribute.batch_size(specs)
-    train_cap = specs.partition.train_idx.shape[-1]
-    test_cap = specs.partition.test_idx.shape[-1]
-    per_run = memory.run_bytes(task.n, train_cap, test_cap, specs.M0.dtype.itemsize)
-    budget = memory_budget if memory_budget is not None else memory.default_budget_bytes(devices[0])
-    size = memory.chunk_size(
-        total,
-        per_run,
-        budget,
-        len(devices),
-        what=f"one run of {task.name} ({train_cap} training points)",
-    )
+    size = runs_per_call(task, specs, devices, memory_budget)
     outputs = []
     for start in range(0, total, size):
         chunk = jax.tree.map(lambda x, start=start: x[start : start + size], specs)

@@ -1,7 +1,11 @@
-"""Batches of runs: build many partitions of one task, run them in one call, tabulate.
+"""Batches of runs: a batch of splits in, JSON-ready run records out, in saved chunks.
 
-Experiment modules stay thin: they describe settings and seeds, and everything between
-"a batch of splits" and "a list of JSON-ready run records" lives here.
+Everything between "a batch of splits" and "a list of run records" lives here: padding
+a batch to one shape and running it (:func:`run_splits`), turning results into records
+(:func:`run_records`, :func:`network_records`), running a large batch in chunks that are
+saved as they finish and reused on a rerun (:func:`run_chunked`), and the sweep every
+symmetry-breaking experiment runs, a degenerate partition perturbed over counts and
+seeds (:func:`perturbation_sweep`).
 """
 
 from __future__ import annotations
@@ -11,69 +15,16 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from grokrfm import distribute, memory, results, rfm
+from grokrfm import distribute, network, results, rfm, symmetry
 from grokrfm import partition as partition_
+from grokrfm.analysis.curves import first_iteration_at
 from grokrfm.errors import InvalidArgument
 from grokrfm.tasks import Task
-
-
-def moved_splits(
-    base: partition_.Split,
-    moved: Sequence[int],
-    seeds: Sequence[int],
-    direction: str = "train_to_test",
-    orbit_labels=None,
-) -> tuple[partition_.Split, list[dict]]:
-    """Every (moved count, seed) perturbation of ``base``, as one batched :class:`Split`.
-
-    Seed s uses ``PRNGKey(s)`` for every count, so the points moved for a smaller count
-    are a subset of those moved for a larger one (nested perturbations). A count of 0
-    is deterministic and runs once, with the first seed.
-
-    Args:
-      base: an unbatched split.
-      moved: counts m of points to move (validated against the source set's size).
-      seeds: integer seeds.
-      direction: ``"train_to_test"``, ``"test_to_train"`` (e.g. fixed points into
-        training) or ``"orbits_to_test"`` (whole orbits, e.g. reflected pairs; needs
-        ``orbit_labels``, and m counts orbits).
-      orbit_labels: ``(n_points,)`` orbit labels for ``"orbits_to_test"``.
-
-    Returns:
-      ``(splits, settings)``: a Split with a leading batch axis (count-major), and one
-      ``{"moved": m, "seed": s}`` dict per entry.
-    """
-    point_moves = {
-        "train_to_test": (partition_.move_train_to_test, "train"),
-        "test_to_train": (partition_.move_test_to_train, "test"),
-    }
-    if direction in point_moves:
-        move, source = point_moves[direction]
-        partition_.check_move_count(base, moved, source)
-    elif direction == "orbits_to_test":
-        if orbit_labels is None:
-            raise InvalidArgument("orbit_labels", "moving orbits needs the orbit labels")
-        partition_.check_move_count(base, moved, "train", orbit_labels=orbit_labels)
-        labels = jnp.asarray(orbit_labels, jnp.int32)
-
-        def move(key, split, m):
-            return partition_.move_orbits_to_test(key, split, labels, m)
-    else:
-        choices = [*point_moves, "orbits_to_test"]
-        raise InvalidArgument("direction", f"unknown {direction!r}; choose from {choices}")
-    # Moving nothing is deterministic, so m = 0 runs once (with the first seed).
-    settings = [
-        {"moved": int(m), "seed": int(s)} for m in moved for s in (seeds if m else seeds[:1])
-    ]
-    keys = jnp.stack([jax.random.PRNGKey(d["seed"]) for d in settings])
-    counts = jnp.asarray([d["moved"] for d in settings], jnp.int32)
-    splits = jax.vmap(move, (0, None, 0))(keys, base, counts)
-    return splits, settings
 
 
 def run_splits(
@@ -194,16 +145,7 @@ def run_chunked(
     spec = rfm.make_spec(task, partitions, bandwidth, ridge, power, M0)
     devices = list(devices) if devices is not None else jax.devices()
     if chunk_runs is None:
-        per_run = memory.run_bytes(
-            task.n,
-            partitions.train_idx.shape[-1],
-            partitions.test_idx.shape[-1],
-            spec.M0.dtype.itemsize,
-        )
-        budget = (
-            memory_budget if memory_budget is not None else memory.default_budget_bytes(devices[0])
-        )
-        chunk_runs = memory.chunk_size(total, per_run, budget, len(devices), task.name)
+        chunk_runs = rfm.runs_per_call(task, spec, devices, memory_budget)
     if int(chunk_runs) < 1:
         raise InvalidArgument("chunk_runs", f"must be >= 1, got {chunk_runs}")
     size = min(int(chunk_runs), total)
@@ -241,55 +183,124 @@ def run_chunked(
     return records
 
 
-def first_iteration_at(curve: Sequence[float], threshold: float) -> int | None:
-    """The first iteration whose value reaches ``threshold`` (None if it never does)."""
-    hits = np.nonzero(np.asarray(curve) >= threshold)[0]
-    return int(hits[0]) if hits.size else None
+# --- networks ------------------------------------------------------------------------
 
 
-def summarize(records: Sequence[dict], threshold: float = 0.9) -> list[dict]:
-    """Aggregate records that share a setting over their seeds (final-iteration values)."""
-    groups: dict[str, list[dict]] = {}
-    for r in records:
-        groups.setdefault(repr(sorted(r["setting"].items())), []).append(r)
-    rows = []
-    for runs in groups.values():
-        test = np.array([r["test_acc"][-1] for r in runs])
-        train = np.array([r["train_acc"][-1] for r in runs])
-        jumps = [first_iteration_at(r["test_acc"], threshold) for r in runs]
-        reached = [j for j in jumps if j is not None]
-        rows.append(
-            {
-                **runs[0]["setting"],
-                "seeds": len(runs),
-                "n_train": int(np.mean([r["n_train"] for r in runs])),
-                "n_test": int(np.mean([r["n_test"] for r in runs])),
-                "train_acc_mean": float(train.mean()),
-                "test_acc_mean": float(test.mean()),
-                "test_acc_std": float(test.std()),
-                "test_acc_min": float(test.min()),
-                "test_acc_max": float(test.max()),
-                "reached": len(reached),
-                "median_iteration_reached": float(np.median(reached)) if reached else None,
-                "solve_failures": int(sum(not all(r["solve_ok"]) for r in runs)),
-                "stabilizer_order_max": max((r.get("stabilizer_order") or 0) for r in runs) or None,
-            }
-        )
-    return rows
+def network_records(
+    settings: Sequence[dict], result: network.NetworkResult, partitions: partition_.Partition
+) -> list[dict]:
+    """One JSON-ready record per run: setting, sizes, per-epoch curves, the epoch at
+    which test accuracy first reaches 90%, and the NFA correlations over the
+    measurements (matrices are not recorded)."""
+    fields = ("train_acc", "test_acc", "train_mse", "test_mse")
+    records = metric_records(settings, result.metrics, partitions, fields)
+    f = jax.tree.map(np.asarray, result.features)
+    for b, record in enumerate(records):
+        record["grokking_epoch"] = first_iteration_at(record["test_acc"], 0.9, start=1)
+        record["feature_epochs"] = f.epoch[b].tolist()
+        for name in ("nfa", "nfa_off_diagonal", "nfa_power1", "nfa_power1_off_diagonal"):
+            record[name] = getattr(f, name)[b].tolist()
+    return records
 
 
-def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
-    """A plain-text table; ``columns`` is ``(key, header)`` pairs."""
+# --- perturbations of a degenerate partition ------------------------------------------
 
-    def cell(v):
-        if v is None:
-            return "-"
-        if isinstance(v, float):
-            return f"{v:.1e}" if 0 < abs(v) < 1e-3 else f"{v:.3f}"
-        return str(v)
 
-    body = [[cell(r.get(k)) for k, _ in columns] for r in rows]
-    headers = [h for _, h in columns]
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
-    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths, strict=True))  # noqa: E731
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, body)])
+class SweepResult(NamedTuple):
+    """Records (one per run), the held-out reflections' names, wall time."""
+
+    records: list[dict]
+    reflections: list[str]
+    wall_s: float
+
+
+def check_sweep(
+    task: Task,
+    reflections: Sequence[str] | None,
+    move: partition_.Move | str,
+    counts: Sequence[int],
+) -> tuple[symmetry.SymmetryGroup, list[int], partition_.Split]:
+    """Validate a sweep's reflections, move and counts before any compute.
+
+    Returns:
+      ``(sym, reflection_indices, base_split)`` for the degenerate partition.
+
+    Raises:
+      InvalidArgument: naming ``move``, ``reflections`` or ``moved``.
+    """
+    move = partition_.get_move(move)
+    sym = symmetry.symmetry_group(task)
+    values = list(reflections or [task.group.element_names[task.group.identity]])
+    refl = symmetry.reflections(sym, values)
+    base = partition_.degenerate_split(sym, refl)
+    labels = sym.orbits(refl) if move.by_orbit else None
+    partition_.check_move_count(base, counts, move.source, orbit_labels=labels)
+    return sym, refl, base
+
+
+def perturbation_sweep(
+    task: Task,
+    config: rfm.RFMConfig,
+    reflections: Sequence[str] | None,
+    move: partition_.Move | str,
+    counts: Sequence[int],
+    seeds: Sequence[int],
+    out_dir: str | Path,
+    *,
+    bandwidth: float = 2.5,
+    ridge: float = 0.0,
+    power: float = 0.5,
+    chunk_runs: int | None = None,
+    memory_budget: int | None = None,
+    setting: dict | None = None,
+    log: Callable[[str], None] | None = print,
+) -> SweepResult:
+    """Hold out the fixed points of ``reflections``, perturb, run every (count, seed).
+
+    Args:
+      task: the task.
+      config: RFM choices (kernel, iterations, ...).
+      reflections: element names of the reflections whose fixed points form the test
+        set (e.g. ``["sr^35"]``; None: ``s``, the reflection at the identity).
+      move: a :class:`~grokrfm.partition.Move` or its name.
+      counts: the numbers m to move (0 runs once, deterministically).
+      seeds: integer seeds.
+      out_dir: where the chunks are saved (reruns resume from them).
+      setting: extra fields recorded in every run's setting (e.g. ``{"kernel": ...}``),
+        so rows of several sweeps stay distinguishable when merged.
+
+    Returns:
+      A :class:`SweepResult`; each record carries ``stabilizer_order``, the order of
+      the largest subgroup of the task's symmetry group that preserves its partition.
+    """
+    sym, refl, base = check_sweep(task, reflections, move, counts)
+    splits, settings = partition_.moved_splits(
+        base, counts, seeds, move, orbit_labels=sym.orbits(refl)
+    )
+    extra = dict(setting or {})
+    settings = [{**extra, **s} for s in settings]
+
+    def stabilizer_orders(records, chunk_splits, _result):
+        # Finding 3.1's diagnosis beside each run: how large a symmetry its partition keeps.
+        kept = symmetry.stabilizing_elements(sym, chunk_splits.train, chunk_splits.test)
+        for record, order in zip(records, kept.sum(axis=-1), strict=True):
+            record["stabilizer_order"] = int(order)
+
+    start = time.perf_counter()
+    records = run_chunked(
+        task,
+        config,
+        splits,
+        settings,
+        out_dir,
+        chunk_runs=chunk_runs,
+        bandwidth=bandwidth,
+        ridge=ridge,
+        power=power,
+        memory_budget=memory_budget,
+        annotate=stabilizer_orders,
+        log=log,
+    )
+    wall = time.perf_counter() - start
+    names = [sym.names[e] for e in refl]
+    return SweepResult(records, names, wall)

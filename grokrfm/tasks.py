@@ -20,6 +20,8 @@ import numpy as np
 from grokrfm.errors import InvalidArgument
 
 OPERATIONS = ("x+y", "x-y", "x*y", "x/y")
+# Short names of the operations, for folder and file names.
+OPERATION_SLUGS = {"x+y": "add", "x-y": "sub", "x*y": "mul", "x/y": "div"}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -290,16 +292,25 @@ def is_abelian(group: Group) -> bool:
     return bool((group.table == group.table.T).all())
 
 
-def element_orders(group: Group) -> np.ndarray:
-    """``(n,)`` int: the order of each element of ``group`` (1 for the identity)."""
-    n = group.order
-    x = np.arange(n)
-    orders = np.zeros(n, int)
-    power = x.copy()  # x^k, all elements at once
-    for k in range(1, n + 1):
-        orders = np.where((orders == 0) & (power == group.identity), k, orders)
-        power = group.table[power, x]
+def permutation_orders(perms) -> np.ndarray:
+    """``(k,)`` int: the order of each permutation in ``perms (k, d)`` (1 for the identity)."""
+    perms = np.asarray(perms)
+    identity = np.arange(perms.shape[1])
+    orders = np.zeros(perms.shape[0], int)
+    power = perms.copy()  # p^k, every permutation at once
+    for k in range(1, perms.shape[1] + 1):
+        done = (orders == 0) & (power == identity).all(axis=1)
+        orders = np.where(done, k, orders)
+        if (orders > 0).all():
+            break
+        power = np.take_along_axis(perms, power, axis=1)
     return orders
+
+
+def element_orders(group: Group) -> np.ndarray:
+    """``(n,)`` int: the order of each element of ``group`` (1 for the identity): the order
+    of its left multiplication ``x -> g x``, a permutation of the elements."""
+    return permutation_orders(group.table)
 
 
 def dihedral_group(m: int) -> Group:
@@ -412,3 +423,9 @@ def group_task(group: Group | str, divide: bool = False) -> Task:
         raise InvalidArgument("group", f"need a Group or a group name, got {group!r}")
     op = "x/y" if divide else "x*y"
     return Task(op, group, bool(divide), f"{op} on {group.name}")
+
+
+def task_slug(task: Task) -> str:
+    """A short file-name-safe name of a modular task, e.g. ``"add61"``, ``"add5x11"``."""
+    size = task.group.name.replace("Z_", "").replace("^*", "").replace(" x ", "x")
+    return f"{OPERATION_SLUGS[task.op]}{size}"

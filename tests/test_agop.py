@@ -29,7 +29,7 @@ def test_closed_forms_match_jacfwd(kernel, centre, getkey):
     n = 5
     pairs, M, alpha = setup(getkey(), n)
     X = agop.pair_inputs(pairs, n, jnp.float64)
-    ref = agop.agop_autodiff(kernels.POINTWISE[kernel], X, alpha, M, 2.5, centre=centre)
+    ref = agop.agop_autodiff(kernels.KERNELS[kernel].pointwise, X, alpha, M, 2.5, centre=centre)
     dense = agop.agop_dense(kernel, X, alpha, M, 2.5, centre=centre)
     pairs_form = agop.agop_pairs(kernel, pairs, alpha, M, 2.5, centre=centre)
     assert relerr(dense, ref) < 1e-10
@@ -41,7 +41,7 @@ def test_autodiff_matches_finite_differences(getkey):
     n = 4
     pairs, M, alpha = setup(getkey(), n, N=6, c=3)
     X = agop.pair_inputs(pairs, n, jnp.float64)
-    f = kernels.POINTWISE["gaussian"]
+    f = kernels.KERNELS["gaussian"].pointwise
 
     def predictor(x):
         return jax.vmap(lambda xi: f(xi, x, M, 2.0))(X) @ alpha
@@ -74,7 +74,7 @@ def test_padding_does_not_change_the_agop(kernel, getkey):
         got = fn(kernel, inputs, padded_alpha, M, 2.5, valid)
         assert relerr(got, ref) < 1e-12
     X = agop.pair_inputs(padded_pairs, n, jnp.float64)
-    got = agop.agop_autodiff(kernels.POINTWISE[kernel], X, padded_alpha, M, 2.5, valid)
+    got = agop.agop_autodiff(kernels.KERNELS[kernel].pointwise, X, padded_alpha, M, 2.5, valid)
     assert relerr(got, ref) < 1e-10
 
 
@@ -96,12 +96,12 @@ def test_chunked_accumulation_matches_one_chunk(chunk, getkey):
     n, N, pad = 5, 11, 3
     pairs, M, alpha = setup(getkey(), n, N)
     X = agop.pair_inputs(pairs, n, jnp.float64)
-    ref = agop.agop_autodiff(kernels.POINTWISE["gaussian"], X, alpha, M, 2.5)
+    ref = agop.agop_autodiff(kernels.KERNELS["gaussian"].pointwise, X, alpha, M, 2.5)
     pairs = jnp.concatenate([pairs, jnp.zeros((pad, 2), jnp.int32)])
     alpha = jnp.concatenate([alpha, jnp.zeros((pad, n))])
     valid = jnp.arange(N + pad) < N
-    parts = kernels.kernel_and_weights(
-        "gaussian", kernels.pair_inner(agop.grid_pairs(n), pairs, M), 2.5
+    parts = kernels.get_kernel("gaussian").parts(
+        kernels.pair_inner(agop.grid_pairs(n), pairs, M), 2.5
     )
     W_grid = jnp.where(valid[None, :], parts.W, 0.0)
     B = W_grid[pairs[:, 0] * n + pairs[:, 1]] @ alpha

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from grokrfm import computed_symmetry as cs
-from grokrfm import features, symmetry, tasks
+from grokrfm import symmetry, tasks
 
 
 def _brute_force(task):
@@ -102,7 +102,7 @@ def test_pi_is_a_homomorphism_on_an_enumerated_autotopism_group():
     sym = cs.to_symmetry_group(cs.autotopism_group(task, swap=True))
     assert sym.order == 432 and sym.coordinate_perms[sym.identity].tolist() == list(range(12))
     rng = np.random.default_rng(0)
-    pi = features.representation(sym)
+    pi = symmetry.representation(sym)
     x = task.inputs()
     for g, h in rng.integers(0, sym.order, (20, 2)):
         np.testing.assert_array_equal(pi[sym.compose(g, h)], pi[g] @ pi[h])

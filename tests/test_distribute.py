@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent(
     task = tasks.make_task("x-y", p=11)
     sym = symmetry.symmetry_group(task)
     base = partition.degenerate_split(sym, [sym.reflection(3)])
-    splits, _ = sweep.moved_splits(base, [1, 5], [0, 1])
+    splits, _ = partition.moved_splits(base, [1, 5], [0, 1])
     splits = jax.tree.map(lambda x: x[:3], splits)  # an odd batch: padded to 4
     spec = rfm.make_spec(task, partition.to_partitions(splits))
     config = rfm.RFMConfig(iterations=4)

@@ -2,7 +2,6 @@
 alignment and orbit predictions, each against an independent numpy computation; then the
 feature experiments end to end at toy sizes."""
 
-import itertools
 import json
 
 import jax
@@ -10,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from grokrfm import features, partition, symmetry, tasks
+from grokrfm import partition, symmetry, tasks
+from grokrfm.analysis import orbits, representation, structure
 from grokrfm.errors import InvalidArgument
 
 TASKS = [("x+y", 7), ("x-y", 6), ("x*y", 7), ("x/y", 11), ("x+y", (2, 3)), ("x-y", (3, 2))]
@@ -51,15 +51,15 @@ def _random_symmetric(rng, d):
 @pytest.mark.parametrize("op,mod", TASKS, ids=IDS)
 def test_representation_is_a_homomorphism_consistent_with_the_grid(groups, op, mod):
     sym = groups(op, mod)
-    pi = features.representation(sym)
+    pi = symmetry.representation(sym)
     assert pi.shape == (sym.order, 2 * sym.task.n, 2 * sym.task.n)
     np.testing.assert_array_equal(
         pi, np.stack([sym.permutation_matrix(g) for g in range(sym.order)])
     )
-    table = features.multiplication_table(sym)
+    table = np.array([[sym.compose(g, h) for h in range(sym.order)] for g in range(sym.order)])
     # Pi(g h) = Pi(g) Pi(h) for every pair, in one batched product.
     np.testing.assert_array_equal(pi[table], pi[:, None] @ pi[None, :])
-    inv = features.inverses(sym)
+    inv = sym.inverses
     np.testing.assert_array_equal(pi[inv], np.swapaxes(pi, 1, 2))
     # The grid action through the one-hot encoding: x_{g p} = Pi(g) x_p, and labels kept.
     X = sym.task.inputs()
@@ -72,9 +72,9 @@ def test_representation_is_a_homomorphism_consistent_with_the_grid(groups, op, m
 def test_centring_commutes_with_every_pi_and_is_all_the_gaussian_kernel_sees(groups, op, mod):
     sym = groups(op, mod)
     n = sym.task.n
-    P = features.centring_projector(n)
+    P = representation.centring_projector(n)
     np.testing.assert_allclose(P @ P, P, atol=1e-14)
-    for pi in features.representation(sym):
+    for pi in symmetry.representation(sym):
         np.testing.assert_allclose(P @ pi, pi @ P, atol=1e-14)
     M = _random_symmetric(np.random.default_rng(0), 2 * n)
     X = sym.task.inputs()
@@ -114,9 +114,9 @@ def _numpy_scores(sym, M):
 @pytest.mark.parametrize("op,mod", TASKS, ids=IDS)
 def test_scores_match_the_definition_on_random_matrices(groups, op, mod):
     sym = groups(op, mod)
-    basis = features.score_basis(sym)
+    basis = representation.score_basis(sym)
     M = _random_symmetric(np.random.default_rng(1), 2 * sym.task.n)
-    got = features.representation_scores(jnp.asarray(M), basis)
+    got = representation.representation_scores(jnp.asarray(M), basis)
     want = _numpy_scores(sym, M)
     np.testing.assert_allclose(got.score, want["score"], atol=1e-12)
     np.testing.assert_allclose(got.cosine, want["cosine"], atol=1e-12)
@@ -132,43 +132,43 @@ def test_scores_match_the_definition_on_random_matrices(groups, op, mod):
 def test_score_ranks_the_encoded_element_first(groups, op, mod, a, b):
     sym = groups(op, mod)
     n = sym.task.n
-    basis = features.score_basis(sym)
-    rep, names = features.element_classes(sym)
+    basis = representation.score_basis(sym)
+    rep, names = symmetry.element_classes(sym)
     rng = np.random.default_rng(2)
     # A reflection and a rotation that is not an involution where there is one.
-    rotations = [g for g in range(1, n) if rep[g] == g and features.inverses(sym)[g] != g]
+    rotations = [g for g in range(1, n) if rep[g] == g and sym.inverses[g] != g]
     for g in [n + 1, *rotations[:1]]:
         M = a * np.eye(2 * n) + b * _sym_pi(sym, g)
         # Block-constant rows and columns are invisible to the score (P removes them).
         u, v = np.r_[np.ones(n), np.zeros(n)], rng.normal(size=2 * n)
         M = M + np.outer(u, v) + np.outer(v, u)
-        s = features.representation_scores(jnp.asarray(M), basis)
-        best = features.ranked(sym, s, top=2)
+        s = representation.representation_scores(jnp.asarray(M), basis)
+        best = representation.ranked(sym, s, top=2)
         assert best[0]["element"] == rep[g] and best[0]["name"] == names[g]
         assert np.sign(best[0]["score"]) == np.sign(b)
         np.testing.assert_allclose(abs(best[0]["score"]), 1.0, atol=1e-12)
         np.testing.assert_allclose(best[0]["pair_share"], 1.0, atol=1e-12)
         assert abs(best[1]["score"]) < 1 - 1e-6
-        assert features.rank_of(sym, s, g) == 1
-        report = features.matrix_report(sym, s, expected=g)
+        assert representation.rank_of(sym, s, g) == 1
+        report = representation.matrix_report(sym, s, expected=g)
         assert report["top_is_expected"] and report["expected_name"] == names[g]
     # I - S(sr^k) is matched by the I - Pi variant with cosine 1.
     refl = n + 2
-    s = features.representation_scores(jnp.asarray(np.eye(2 * n) - _sym_pi(sym, refl)), basis)
+    s = representation.representation_scores(jnp.asarray(np.eye(2 * n) - _sym_pi(sym, refl)), basis)
     np.testing.assert_allclose(s.cosine_minus[refl], 1.0, atol=1e-12)
 
 
 def test_score_of_the_identity_matrix_is_zero_and_scores_vmap(groups):
     sym = groups("x+y", 7)
-    basis = features.score_basis(sym)
-    s = features.representation_scores(jnp.eye(14), basis)
+    basis = representation.score_basis(sym)
+    s = representation.representation_scores(jnp.eye(14), basis)
     np.testing.assert_array_equal(s.score, np.zeros(14))
     np.testing.assert_allclose(s.identity_share, 1.0)
     rng = np.random.default_rng(3)
     batch = np.stack([_random_symmetric(rng, 14) for _ in range(3)])
-    batched = features.batch_scores(jnp.asarray(batch), basis)
+    batched = representation.batch_scores(jnp.asarray(batch), basis)
     for i in range(3):
-        one = features.representation_scores(jnp.asarray(batch[i]), basis)
+        one = representation.representation_scores(jnp.asarray(batch[i]), basis)
         for x, y in zip(batched, one, strict=True):
             np.testing.assert_allclose(x[i], y, atol=1e-13)
 
@@ -191,28 +191,28 @@ def _numpy_energy(sym, M, elements, beyond=False):
 def test_energy_fraction_is_one_in_the_span_zero_orthogonal_and_matches_lstsq(groups, op, mod):
     sym = groups(op, mod)
     n = sym.task.n
-    basis = features.score_basis(sym)
+    basis = representation.score_basis(sym)
     rng = np.random.default_rng(4)
     elements = sym.generate([n + 1, 2 % n])  # a dihedral subgroup containing r^2
-    mask = features.subgroup_mask(sym, [n + 1, 2 % n])
+    mask = symmetry.subgroup_mask(sym, [n + 1, 2 % n])
     assert sorted(np.nonzero(mask)[0].tolist()) == list(elements)
     inside = sum(rng.normal() * _sym_pi(sym, h) for h in elements) + 0.5 * np.eye(2 * n)
-    frac = features.energy_fraction(jnp.asarray(inside), basis, jnp.asarray(mask))
+    frac = representation.energy_fraction(jnp.asarray(inside), basis, jnp.asarray(mask))
     np.testing.assert_allclose(frac, 1.0, atol=1e-12)
     # Orthogonal to the span: a random matrix minus its projection (numpy least squares).
-    P = features.centring_projector(n)
+    P = representation.centring_projector(n)
     A = np.stack([(P @ _sym_pi(sym, h) @ P).ravel() for h in elements], axis=1)
     R = P @ _random_symmetric(rng, 2 * n) @ P
     coef, *_ = np.linalg.lstsq(A, R.ravel(), rcond=None)
     outside = R - (A @ coef).reshape(R.shape)
-    assert features.energy_fraction(jnp.asarray(outside), basis, jnp.asarray(mask)) < 1e-12
+    assert representation.energy_fraction(jnp.asarray(outside), basis, jnp.asarray(mask)) < 1e-12
     M = _random_symmetric(rng, 2 * n)
     for beyond in (False, True):
-        got = features.energy_fraction(jnp.asarray(M), basis, jnp.asarray(mask), beyond)
+        got = representation.energy_fraction(jnp.asarray(M), basis, jnp.asarray(mask), beyond)
         np.testing.assert_allclose(got, _numpy_energy(sym, M, elements, beyond), atol=1e-12)
-    one = jnp.asarray(features.subgroup_mask(sym, []))
-    assert features.energy_fraction(jnp.eye(2 * n), basis, one, beyond_identity=True) == 0.0
-    np.testing.assert_allclose(features.energy_fraction(jnp.eye(2 * n), basis, one), 1.0)
+    one = jnp.asarray(symmetry.subgroup_mask(sym, []))
+    assert representation.energy_fraction(jnp.eye(2 * n), basis, one, beyond_identity=True) == 0.0
+    np.testing.assert_allclose(representation.energy_fraction(jnp.eye(2 * n), basis, one), 1.0)
 
 
 # --- cyclic order and circulant deviation ---------------------------------------------
@@ -231,24 +231,24 @@ def test_circulant_deviation_zero_for_circulant_and_hankel_positive_otherwise():
     c = rng.normal(size=n)
     i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     circulant, hankel = c[(j - i) % n], c[(i + j) % n]
-    assert float(features.circulant_deviation(jnp.asarray(circulant))) < 1e-28
-    assert float(features.circulant_deviation(jnp.asarray(hankel), hankel=True)) < 1e-28
-    assert float(features.circulant_deviation(jnp.asarray(hankel))) > 1e-3
+    assert float(structure.circulant_deviation(jnp.asarray(circulant))) < 1e-28
+    assert float(structure.circulant_deviation(jnp.asarray(hankel), hankel=True)) < 1e-28
+    assert float(structure.circulant_deviation(jnp.asarray(hankel))) > 1e-3
     A = rng.normal(size=(n, n))
     for h in (False, True):
-        d = features.circulant_deviation(jnp.asarray(A), hankel=h)
+        d = structure.circulant_deviation(jnp.asarray(A), hankel=h)
         np.testing.assert_allclose(d, _numpy_deviation(A, h), rtol=1e-12)
-        np.testing.assert_allclose(features.circulant_deviation(jnp.asarray(7.5 * A), h), d)
+        np.testing.assert_allclose(structure.circulant_deviation(jnp.asarray(7.5 * A), h), d)
     batch = jnp.asarray(np.stack([A, circulant]))
-    np.testing.assert_allclose(features.circulant_deviation(batch)[1], 0.0, atol=1e-14)
-    assert np.isnan(features.circulant_deviation(jnp.zeros((n, n))))
+    np.testing.assert_allclose(structure.circulant_deviation(batch)[1], 0.0, atol=1e-14)
+    assert np.isnan(structure.circulant_deviation(jnp.zeros((n, n))))
 
 
 @pytest.mark.parametrize("p,generator", [(7, "3"), (11, "2"), (13, "2"), (23, "5")])
 def test_discrete_log_order_makes_multiplication_tables_circulant(p, generator):
     group = tasks.multiplicative_group(p)
-    assert features.smallest_generator(group) == generator
-    order = features.cyclic_order(group)
+    assert structure.smallest_generator(group) == generator
+    order = structure.cyclic_order(group)
     residues = np.array([int(group.element_names[e]) for e in order])
     np.testing.assert_array_equal(residues, [pow(int(generator), k, p) for k in range(p - 1)])
     f = np.random.default_rng(p).normal(size=p - 1)
@@ -256,44 +256,44 @@ def test_discrete_log_order_makes_multiplication_tables_circulant(p, generator):
     quotient = f[group.table[:, inv]]  # A[a, b] = f(a b^-1): circulant in log order
     product = f[group.table]  # A[a, b] = f(a b): Hankel in log order
     reorder = np.ix_(order, order)
-    assert float(features.circulant_deviation(jnp.asarray(quotient[reorder]))) < 1e-28
-    assert float(features.circulant_deviation(jnp.asarray(product[reorder]), True)) < 1e-28
-    assert float(features.circulant_deviation(jnp.asarray(quotient))) > 1e-3
+    assert float(structure.circulant_deviation(jnp.asarray(quotient[reorder]))) < 1e-28
+    assert float(structure.circulant_deviation(jnp.asarray(product[reorder]), True)) < 1e-28
+    assert float(structure.circulant_deviation(jnp.asarray(quotient))) > 1e-3
 
 
 def test_cyclic_order_of_products_and_non_cyclic_groups():
-    assert features.smallest_generator(tasks.product_group([5, 7])) == "(1,1)"
-    np.testing.assert_array_equal(features.cyclic_order(tasks.cyclic_group(6)), np.arange(6))
+    assert structure.smallest_generator(tasks.product_group([5, 7])) == "(1,1)"
+    np.testing.assert_array_equal(structure.cyclic_order(tasks.cyclic_group(6)), np.arange(6))
     with pytest.raises(InvalidArgument, match="^group: Z_3 x Z_3 is not cyclic"):
-        features.cyclic_order(tasks.product_group([3, 3]))
+        structure.cyclic_order(tasks.product_group([3, 3]))
 
 
 @pytest.mark.parametrize("op,mod", TASKS, ids=IDS)
 def test_every_matrix_in_the_span_of_the_representation_is_block_circulant(groups, op, mod):
     sym = groups(op, mod)
-    structure = features.block_forms(sym.task)
-    assert structure.off_diagonal_hankel == sym.task.divide
+    forms = structure.block_forms(sym.task)
+    assert forms.off_diagonal_hankel == sym.task.divide
     rng = np.random.default_rng(6)
     M = sum(rng.normal() * _sym_pi(sym, g) for g in range(sym.order))
-    dev = features.block_circulant_deviation(jnp.asarray(M), structure)
+    dev = structure.block_circulant_deviation(jnp.asarray(M), forms)
     assert float(dev.combined) < 1e-28 and float(dev.off_diagonal) < 1e-28
-    wrong = structure._replace(off_diagonal_hankel=not structure.off_diagonal_hankel)
+    wrong = forms._replace(off_diagonal_hankel=not forms.off_diagonal_hankel)
     if sym.task.n > 2:
-        assert float(features.block_circulant_deviation(jnp.asarray(M), wrong).off_diagonal) > 1e-6
+        assert float(structure.block_circulant_deviation(jnp.asarray(M), wrong).off_diagonal) > 1e-6
 
 
 def test_agop_alignment_ends_at_one():
     rng = np.random.default_rng(7)
     history = np.stack([np.eye(6)] + [_random_symmetric(rng, 6) for _ in range(4)])
-    full = features.agop_alignment(jnp.asarray(history))
+    full = structure.agop_alignment(jnp.asarray(history))
     want = [
         np.sum(m * history[-1]) / np.linalg.norm(m) / np.linalg.norm(history[-1]) for m in history
     ]
     np.testing.assert_allclose(full, want, atol=1e-14)
     np.testing.assert_allclose(full[-1], 1.0)
-    off = features.agop_alignment(jnp.asarray(history), "off_diagonal")
+    off = structure.agop_alignment(jnp.asarray(history), "off_diagonal")
     assert off[0] == 0.0 and abs(off[-1] - 1) < 1e-14
-    batched = features.agop_alignment(jnp.asarray(np.stack([history, history])))
+    batched = structure.agop_alignment(jnp.asarray(np.stack([history, history])))
     np.testing.assert_allclose(batched[1], full)
 
 
@@ -322,8 +322,8 @@ def test_orbit_prediction_matches_brute_force_vmapped_over_reflections(groups, o
     test = ~train & (rng.random(N) < 0.9)  # some points in neither set
     correct = rng.random(N) < 0.4
     subgroups = [[n + k] for k in range(n)] + [[n, 1 % n]]
-    masks = np.stack([features.subgroup_mask(sym, s) for s in subgroups])
-    run = jax.vmap(features.orbit_prediction, (None, None, None, None, 0))
+    masks = np.stack([symmetry.subgroup_mask(sym, s) for s in subgroups])
+    run = jax.vmap(orbits.orbit_prediction, (None, None, None, None, 0))
     got = run(*map(jnp.asarray, (train, test, correct, sym.grid_perms, masks)))
     for i, s in enumerate(subgroups):
         predicted, precision, recall = _brute_force_orbits(
@@ -340,27 +340,27 @@ def test_orbit_prediction_matches_brute_force_vmapped_over_reflections(groups, o
 
 def test_bad_arguments_name_the_argument(groups):
     sym = groups("x+y", 7)
-    basis = features.score_basis(sym)
+    basis = representation.score_basis(sym)
     with pytest.raises(InvalidArgument, match="^M: "):
-        features.representation_scores(jnp.eye(12), basis)
+        representation.representation_scores(jnp.eye(12), basis)
     with pytest.raises(InvalidArgument, match="^subgroup: "):
-        features.energy_fraction(jnp.eye(14), basis, jnp.ones(13, bool))
+        representation.energy_fraction(jnp.eye(14), basis, jnp.ones(13, bool))
     with pytest.raises(InvalidArgument, match="^block: "):
-        features.circulant_deviation(jnp.ones((3, 4)))
+        structure.circulant_deviation(jnp.ones((3, 4)))
     with pytest.raises(InvalidArgument, match="^block: "):
-        features.agop_alignment(jnp.ones((2, 4, 4)), "upper")
+        structure.agop_alignment(jnp.ones((2, 4, 4)), "upper")
     with pytest.raises(InvalidArgument, match="^history: "):
-        features.agop_alignment(jnp.ones((4, 4)))
+        structure.agop_alignment(jnp.ones((4, 4)))
     with pytest.raises(InvalidArgument, match="^top: "):
-        features.ranked(sym, features.representation_scores(jnp.eye(14), basis), top=0)
+        representation.ranked(sym, representation.representation_scores(jnp.eye(14), basis), top=0)
     with pytest.raises(InvalidArgument, match="^subgroup: "):
-        features.orbit_prediction(
+        orbits.orbit_prediction(
             *(jnp.zeros(49, bool),) * 3, jnp.asarray(sym.grid_perms), jnp.ones(3, bool)
         )
     with pytest.raises(InvalidArgument, match="^reflections: "):
-        features.degenerate_splits(sym, [])
+        partition.degenerate_splits(sym, [])
     with pytest.raises(InvalidArgument, match="^fraction: "):
-        features.random_splits(sym.task, 1.5, [0])
+        partition.fraction_splits(sym.task.n_points, 1.5, [0])
 
 
 # --- experiments end to end -----------------------------------------------------------
@@ -421,9 +421,9 @@ def test_features_degenerate_finds_the_building_reflection(ran):
 def test_orbit_predictions_records_precision_recall_and_the_transfer(ran):
     _, payloads = ran
     payload = payloads["orbit_predictions"]
-    orbits = [r for r in payload["runs"] if r["setting"]["part"] == "orbits"]
-    assert len(orbits) == 5 + 1
-    for r in orbits + [r for r in payload["runs"] if r["setting"]["part"] == "transfer"]:
+    orbit_runs = [r for r in payload["runs"] if r["setting"]["part"] == "orbits"]
+    assert len(orbit_runs) == 5 + 1
+    for r in orbit_runs + [r for r in payload["runs"] if r["setting"]["part"] == "transfer"]:
         # The grid predictor rebuilt from alpha and alpha_M is the run's own last one.
         np.testing.assert_allclose(r["test_acc_from_predictions"], r["test_acc"][-1])
         if r["setting"]["M0"] == "I":
@@ -486,11 +486,7 @@ def test_partition_and_itertools_helpers_agree():
     # degenerate_splits is the batched form of partition.degenerate_split
     sym = symmetry.symmetry_group(tasks.make_task("x-y", p=5))
     sets = [[5], [6, 7]]
-    batched = features.degenerate_splits(sym, sets)
+    batched = partition.degenerate_splits(sym, sets)
     for i, s in enumerate(sets):
         single = partition.degenerate_split(sym, s)
         np.testing.assert_array_equal(batched.train[i], single.train)
-    # multiplication_table agrees with SymmetryGroup.compose
-    table = features.multiplication_table(sym)
-    for g, h in itertools.product(range(sym.order), repeat=2):
-        assert table[g, h] == sym.compose(g, h)

@@ -26,10 +26,10 @@ def test_matrix_forms_match_pointwise(kernel, getkey):
     M = random_psd(getkey(), 2 * n)
     p1, p2 = random_pairs(getkey(), n, N), random_pairs(getkey(), n, N + 2)
     X1, X2 = agop.pair_inputs(p1, n, jnp.float64), agop.pair_inputs(p2, n, jnp.float64)
-    f = kernels.POINTWISE[kernel]
+    f = kernels.KERNELS[kernel].pointwise
     expected = jax.vmap(lambda x: jax.vmap(lambda z: f(x, z, M, 1.7))(X2))(X1)
     dense = kernels.kernel_matrix(kernel, X1, X2, M, 1.7)
-    pairs = kernels.kernel_and_weights(kernel, kernels.pair_inner(p1, p2, M), 1.7).K
+    pairs = kernels.get_kernel(kernel).parts(kernels.pair_inner(p1, p2, M), 1.7).K
     np.testing.assert_allclose(dense, expected, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(pairs, expected, rtol=1e-12, atol=1e-14)
 
@@ -41,11 +41,11 @@ def test_gradient_weights_match_autodiff(kernel, getkey):
     M = random_psd(getkey(), 2 * n)
     p = random_pairs(getkey(), n, N)
     X = agop.pair_inputs(p, n, jnp.float64)
-    f = kernels.POINTWISE[kernel]
+    f = kernels.KERNELS[kernel].pointwise
     # grads[i, j] = d/dx K(x_i, x) at x = x_j
     grads = jax.vmap(lambda xi: jax.vmap(jax.grad(lambda x: f(xi, x, M, 1.3)))(X))(X)
-    parts = kernels.kernel_and_weights(kernel, kernels.pair_inner(p, p, M), 1.3)
-    s = 1.0 if kernels.HAS_SELF_TERM[kernel] else 0.0
+    parts = kernels.get_kernel(kernel).parts(kernels.pair_inner(p, p, M), 1.3)
+    s = 1.0 if kernels.KERNELS[kernel].self_term else 0.0
     W = np.asarray(parts.W)
     Xn = np.asarray(X)
     closed = float(parts.scale) * np.einsum(
@@ -64,5 +64,5 @@ def test_coincident_points_have_zero_distance():
 
 def test_unknown_kernel_is_rejected():
     with pytest.raises(InvalidArgument) as err:
-        kernels.check_kernel("cauchy")
+        kernels.get_kernel("cauchy")
     assert err.value.argument == "kernel"

@@ -7,7 +7,8 @@ import numpy as np
 import optax
 import pytest
 
-from grokrfm import network, partition, tasks
+from grokrfm import agop, network, partition, symmetry, tasks
+from grokrfm.analysis import measure
 from grokrfm.errors import InvalidArgument
 
 SMALL = network.NetworkConfig(
@@ -61,7 +62,7 @@ def test_nfa_correlations_match_numpy(getkey):
     nfm = a @ a.T
     b = jax.random.normal(getkey(), (6, 6), jnp.float64)
     g = b @ b.T
-    root = network.matrix_sqrt(g)
+    root = agop.matrix_power(g, 0.5)
     np.testing.assert_allclose(root @ root, g, rtol=1e-10, atol=1e-10)
     off = ~np.eye(6, dtype=bool)
     nfm_, root_, g_ = (np.asarray(m) for m in (nfm, root, g))
@@ -174,13 +175,12 @@ def test_float32_default_and_config_validation():
 
 
 def test_matrix_measures_of_a_circulant(task):
-    from grokrfm import symmetry
 
     sym = symmetry.symmetry_group(task)
     n = task.n
     c = np.arange(n, dtype=float) ** 2
     block = c[(np.arange(n)[None, :] - np.arange(n)[:, None]) % n]  # circulant
     M = np.block([[np.eye(n), block.T], [block, np.eye(n)]])
-    (out,) = network.matrix_measures(sym, M[None])
+    (out,) = measure.matrix_measures(sym, M[None])
     assert abs(out["circulant_deviation"]) < 1e-12
     assert len(out["top"]) == 3

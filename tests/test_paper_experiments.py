@@ -17,7 +17,7 @@ from experiments import (
     pairs_never_help,
     summary,
 )
-from grokrfm import experiment, tasks
+from grokrfm import cli, experiment, symmetry, tasks
 
 TINY = ["--quick", "--iters", "2", "--seeds", "2"]
 # module, its folder name, and the arguments that shrink it to seconds.
@@ -114,7 +114,7 @@ def test_fig1_random_points_against_reflected_pairs(ran):
 def test_fig1_paper_rows_planned_as_the_paper_ran_them():
     """Plan (validate, no compute) the paper-sized rows: sizes, kernels, Table 1 values."""
     args = fig1.parse_args([])
-    sweeps = experiment.plan(fig1.rows(False), experiment.options_from_args(args))
+    sweeps = experiment.plan(fig1.rows(False), cli.options_from_args(args))
     assert [(s.config.kernel, s.move, s.task.name) for s in sweeps] == [
         ("gaussian", "points", "x+y mod 61"),
         ("gaussian", "pairs", "x+y mod 61"),
@@ -127,7 +127,7 @@ def test_fig1_paper_rows_planned_as_the_paper_ran_them():
     assert sweeps[1].counts == (0, 1, 2, 5, 10, 20, 50)
     assert sweeps[0].paper[1][0] == 0.98 and sweeps[2].paper[200][0] == "80-91%"
     # The same rows at another p keep the claims but drop the numbers measured at p = 61.
-    other = experiment.options_from_args(fig1.parse_args(["--p", "41"]))
+    other = cli.options_from_args(fig1.parse_args(["--p", "41"]))
     assert 1 not in experiment.plan(fig1.rows(False), other)[0].paper
 
 
@@ -189,13 +189,13 @@ def test_dihedral_subgroups_stabilisers(ran):
 
 def test_subgroup_reflections_closed_from_generators():
     task = tasks.make_task("x+y", p=32)
-    assert experiment.subgroup_reflections(task, []) == (["0"], 2)
-    assert experiment.subgroup_reflections(task, [16]) == (["0", "16"], 4)
-    assert experiment.subgroup_reflections(task, [8]) == (["0", "8", "16", "24"], 8)
-    values, order = experiment.subgroup_reflections(task, [4])
+    assert symmetry.subgroup_reflections(task, []) == (["0"], 2)
+    assert symmetry.subgroup_reflections(task, [16]) == (["0", "16"], 4)
+    assert symmetry.subgroup_reflections(task, [8]) == (["0", "8", "16", "24"], 8)
+    values, order = symmetry.subgroup_reflections(task, [4])
     assert values == [str(k) for k in range(0, 32, 4)] and order == 16
     # r^12 generates the same rotations as r^4 in Z_32 (gcd 4).
-    assert experiment.subgroup_reflections(task, [12]) == (values, order)
+    assert symmetry.subgroup_reflections(task, [12]) == (values, order)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from grokrfm import partition, sweep
+from grokrfm import partition
 from grokrfm.errors import InvalidArgument
 from grokrfm.partition import Split
 from grokrfm.symmetry import symmetry_group
@@ -260,14 +260,14 @@ def test_capacities_keep_test_at_least_one():
     np.testing.assert_array_equal(np.asarray(part.test_idx), np.zeros(49, np.int32))
 
 
-# --- sweep.moved_splits -------------------------------------------------------------
+# --- partition.moved_splits -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "direction,source", [("train_to_test", "train"), ("test_to_train", "test")]
+    "direction,source", [("points", "train"), ("fixed", "test")]
 )
 def test_moved_splits_nested_and_zero_once(base7, direction, source):
-    splits, settings = sweep.moved_splits(base7, [0, 1, 5], [3, 4], direction)  # batch of 5
+    splits, settings = partition.moved_splits(base7, [0, 1, 5], [3, 4], direction)  # batch of 5
     assert [(d["moved"], d["seed"]) for d in settings] == [(0, 3), (1, 3), (1, 4), (5, 3), (5, 4)]
     assert [d["moved"] for d in settings].count(0) == 1
     source0 = np.asarray(getattr(base7, source))
@@ -284,5 +284,5 @@ def test_moved_splits_nested_and_zero_once(base7, direction, source):
 
 def test_moved_splits_validates_counts(base7):
     with pytest.raises(InvalidArgument) as info:
-        sweep.moved_splits(base7, [1, 43], [0])
+        partition.moved_splits(base7, [1, 43], [0])
     assert info.value.argument == "moved"

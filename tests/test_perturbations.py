@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from grokrfm import partition, sweep, symmetry, tasks
+from grokrfm import partition, symmetry, tasks
 from grokrfm.errors import InvalidArgument
 
 
@@ -81,7 +81,7 @@ def test_even_order_groups_match_brute_force(op, p, k):
 
 def test_batched_stabilising_elements_match_single(getkey):
     task, sym, refl, base = degenerate("x+y", 7, [2])
-    splits, _ = sweep.moved_splits(base, [0, 1, 2], [0, 1])
+    splits, _ = partition.moved_splits(base, [0, 1, 2], [0, 1])
     batched = symmetry.stabilizing_elements(sym, splits.train, splits.test)
     for b in range(batched.shape[0]):
         single = symmetry.stabilizing_elements(sym, splits.train[b], splits.test[b])
@@ -113,14 +113,14 @@ def test_orbit_move_counts_are_validated():
     labels = sym.orbits(refl)
     n_pairs = (25 - 5) // 2
     assert partition.count_orbits(base, labels) == n_pairs
-    splits, settings = sweep.moved_splits(base, [1, n_pairs], [0], "orbits_to_test", labels)
+    splits, settings = partition.moved_splits(base, [1, n_pairs], [0], "pairs", labels)
     assert np.asarray(splits.train[1]).sum() == 0
     with pytest.raises(InvalidArgument) as err:
-        sweep.moved_splits(base, [n_pairs + 1], [0], "orbits_to_test", labels)
+        partition.moved_splits(base, [n_pairs + 1], [0], "pairs", labels)
     assert err.value.argument == "moved"
     with pytest.raises(InvalidArgument) as err:
-        sweep.moved_splits(base, [1], [0], "orbits_to_test")
+        partition.moved_splits(base, [1], [0], "pairs")
     assert err.value.argument == "orbit_labels"
     with pytest.raises(InvalidArgument) as err:
-        sweep.moved_splits(base, [1], [0], "sideways")
-    assert err.value.argument == "direction"
+        partition.moved_splits(base, [1], [0], "sideways")
+    assert err.value.argument == "move"

@@ -33,7 +33,9 @@ def reference_loop(task, split, kernel, iterations, bandwidth=2.5, ridge=0.0, po
             curves[f"{name}_acc"].append(np.mean(pred.argmax(1) == labels[idx]))
             curves[f"{name}_mse"].append(np.mean((pred - Y[idx]) ** 2))
         G = np.asarray(
-            agop.agop_autodiff(kernels.POINTWISE[kernel], jnp.asarray(X[tr]), alpha, M, bandwidth)
+            agop.agop_autodiff(
+                kernels.KERNELS[kernel].pointwise, jnp.asarray(X[tr]), alpha, M, bandwidth
+            )
         )
         w, V = np.linalg.eigh((G + G.T) / 2)
         M = (V * np.clip(w, 0, None) ** power) @ V.T
@@ -88,7 +90,7 @@ def test_batch_equals_single_runs(getkey):
     task = tasks.make_task("x+y", p=11)
     sym = symmetry.symmetry_group(task)
     base = partition.degenerate_split(sym, [sym.reflection(0)])
-    splits, settings = sweep.moved_splits(base, [0, 3, 20], [0, 1])
+    splits, settings = partition.moved_splits(base, [0, 3, 20], [0, 1])
     parts = partition.to_partitions(splits)
     spec = rfm.make_spec(task, parts, bandwidth=jnp.array([2.5, 2.0, 2.5, 3.0, 2.5]))
     config = rfm.RFMConfig(iterations=6)
@@ -137,7 +139,7 @@ def test_symmetry_trap_and_its_breaking_at_p31():
     task = tasks.make_task("x+y", p=31)
     sym = symmetry.symmetry_group(task)
     base = partition.degenerate_split(sym, [sym.reflection(0)])
-    splits, settings = sweep.moved_splits(base, [0, 1], [0, 1, 2])
+    splits, settings = partition.moved_splits(base, [0, 1], [0, 1, 2])
     result, _ = sweep.run_splits(task, rfm.RFMConfig(iterations=20), splits)
     m = jax.tree.map(np.asarray, result.metrics)
     moved = np.array([s["moved"] for s in settings])

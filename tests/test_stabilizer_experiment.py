@@ -11,8 +11,9 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import stabilizer
-from grokrfm import diagnosis, partition, symmetry, tasks
+from experiments import stabilizer as stabilizer_experiment
+from grokrfm import families, partition, symmetry, tasks
+from grokrfm.analysis import stabilizer
 
 FAMILIES_WITH_SYMMETRY = ("pairs", "fixed", "orbit_union")
 SMALL = [("x+y", 5), ("x+y", 6), ("x*y", 7), ("x/y", 7), ("x-y", 8)]
@@ -37,10 +38,10 @@ def test_orbit_unions_are_invariant_under_their_subgroup(op, p):
     rng = np.random.default_rng(0)
     n_train = sym.task.n_points // 2
     for trial in range(4):
-        generators = diagnosis.random_subgroup(rng, sym)
+        generators = symmetry.random_subgroup(rng, sym)
         subgroup = sym.generate(generators)
         labels = sym.orbits(generators)
-        split = diagnosis.orbit_union_split(jax.random.PRNGKey(trial), labels, n_train)
+        split = partition.orbit_union_split(jax.random.PRNGKey(trial), labels, n_train)
         train, test = np.asarray(split.train), np.asarray(split.test)
         assert not (train & test).any() and (train | test).all()
         # Whole orbits are taken until n_train is reached: overshoot below one orbit.
@@ -50,7 +51,7 @@ def test_orbit_unions_are_invariant_under_their_subgroup(op, p):
             assert _invariant(sym, train, g), (generators, sym.names[g])
         stab = _brute_stabilizer(sym, train, test)
         assert set(subgroup) <= set(stab)
-        orders = diagnosis.stabilizer_orders(sym, diagnosis.stack([split, split]))
+        orders = stabilizer.stabilizer_orders(sym, partition.stack([split, split]))
         assert orders.tolist() == [len(stab)] * 2
 
 
@@ -58,32 +59,32 @@ def test_random_subgroups_avoid_label_classes_and_repeats():
     sym = _sym("x+y", 7)
     # Any subgroup of Dih(Z_7) with a rotation holds all rotations: its orbits are the
     # label classes {a + b = c}. Only the reflection subgroups {id, sr^k} remain.
-    assert diagnosis.orbits_are_label_classes(sym, [sym.rotation(1)])
-    assert not diagnosis.orbits_are_label_classes(sym, [sym.reflection(3)])
+    assert symmetry.orbits_are_label_classes(sym, [sym.rotation(1)])
+    assert not symmetry.orbits_are_label_classes(sym, [sym.reflection(3)])
     rng = np.random.default_rng(1)
     drawn = set()
     for _ in range(7):
-        generators = diagnosis.random_subgroup(rng, sym, avoid=drawn)
+        generators = symmetry.random_subgroup(rng, sym, avoid=drawn)
         subgroup = sym.generate(generators)
         assert len(subgroup) == 2 and sym.is_reflection(subgroup[1])
         assert subgroup not in drawn
         drawn.add(subgroup)
     # All seven are drawn: the next one has to repeat.
-    assert sym.generate(diagnosis.random_subgroup(rng, sym, avoid=drawn)) in drawn
+    assert sym.generate(symmetry.random_subgroup(rng, sym, avoid=drawn)) in drawn
 
 
 @pytest.mark.parametrize("op,p", [("x+y", 6), ("x*y", 7)])
 def test_families_diagnostics_match_brute_force(op, p):
     sym = _sym(op, p)
     seeds = [0, 1]
-    splits, settings = diagnosis.partition_families(sym, 24, seeds)
+    splits, settings = families.partition_families(sym, 24, seeds)
     train, test = np.asarray(splits.train), np.asarray(splits.test)
     assert train.shape == (len(settings), sym.task.n_points)
-    counts = diagnosis.allocate(24)
-    for family in diagnosis.FAMILIES:
+    counts = families.allocate(24)
+    for family in families.FAMILIES:
         got = sum(s["family"] == family for s in settings)
         assert got == counts[family] or (family == "degenerate" and 0 < got <= counts[family])
-    diagnostics = diagnosis.partition_diagnostics(sym, splits)
+    diagnostics = stabilizer.partition_diagnostics(sym, splits)
     labels = sym.task.labels
     for i, (s, d) in enumerate(zip(settings, diagnostics, strict=True)):
         assert not (train[i] & test[i]).any() and (train[i] | test[i]).all()
@@ -115,7 +116,7 @@ def test_families_diagnostics_match_brute_force(op, p):
     matched = [i for i, s in enumerate(settings) if s["family"] == "random_matched"]
     np.testing.assert_array_equal(train[matched].sum(1), train[orbit].sum(1))
     # The construction is deterministic.
-    again, settings_again = diagnosis.partition_families(sym, 24, seeds)
+    again, settings_again = families.partition_families(sym, 24, seeds)
     assert settings_again == settings
     np.testing.assert_array_equal(np.asarray(again.train), train)
 
@@ -125,7 +126,7 @@ def test_degenerate_stabilizers_for_even_order(op):
     """By hand: sr^k fixes b = a k (x*y) or a b = k^-1 (x/y). r^j keeps that set iff
     j^2 = 1, sr^j iff j^2 = k^2, so H = {id, r^-1, sr^k, sr^-k} (residues mod p)."""
     p = 11
-    rows = diagnosis.degenerate_stabilizers(_sym(op, p))
+    rows = stabilizer.degenerate_stabilizers(_sym(op, p))
     assert [r["reflection"] for r in rows] == [f"sr^{k}" for k in range(1, p)]
     for k, row in enumerate(rows, start=1):
         expected = {"r^1", f"r^{p - 1}", f"sr^{k}", f"sr^{p - k}"}
@@ -133,7 +134,7 @@ def test_degenerate_stabilizers_for_even_order(op):
 
 
 def test_degenerate_stabilizers_for_odd_order():
-    rows = diagnosis.degenerate_stabilizers(_sym("x+y", 7))
+    rows = stabilizer.degenerate_stabilizers(_sym("x+y", 7))
     assert [r["elements"] for r in rows] == [["r^0", f"sr^{k}"] for k in range(7)]
     assert all(r["generators"] == [f"sr^{k}"] for k, r in enumerate(rows))
 
@@ -141,7 +142,7 @@ def test_degenerate_stabilizers_for_odd_order():
 def test_confusion_counts():
     predicted = [True, True, True, False, False]
     generalises = [True, True, False, False, True]
-    table = diagnosis.confusion(predicted, generalises)
+    table = stabilizer.confusion(predicted, generalises)
     assert table == {
         "generalises_as_predicted": 2,
         "fails_against_prediction": 1,
@@ -150,7 +151,7 @@ def test_confusion_counts():
         "total": 5,
         "prediction_accuracy": 3 / 5,
     }
-    rows = diagnosis.confusion_rows(table)
+    rows = stabilizer.confusion_rows(table)
     assert [(r["prediction"], r["generalises"], r["fails"]) for r in rows] == [
         ("H trivial", 2, 1),
         ("H non-trivial", 1, 1),
@@ -162,21 +163,21 @@ def test_fixed_test_fraction_separates_swapped_lines_from_fixed_ones():
     which swaps the two lines and fixes only training points; holding out one line
     leaves H = {id, sr^0}, which fixes every test point."""
     sym = _sym("x+y", 7)
-    splits = diagnosis.stack(
+    splits = partition.stack(
         [
             partition.degenerate_split(sym, [sym.reflection(0), sym.reflection(2)]),
             partition.degenerate_split(sym, [sym.reflection(0)]),
         ]
     )
-    stabilizing = diagnosis.stabilizing_masks(sym, splits)
+    stabilizing = symmetry.stabilizing_elements(sym, splits.train, splits.test)
     assert [[sym.names[e] for e in np.nonzero(row)[0]] for row in stabilizing] == [
         ["r^0", "sr^1"],
         ["r^0", "sr^0"],
     ]
     np.testing.assert_array_equal(
-        diagnosis.fixed_test_fraction(sym, splits, stabilizing), [0.0, 1.0]
+        stabilizer.fixed_test_fraction(sym, splits, stabilizing), [0.0, 1.0]
     )
-    predictions = [diagnosis.predict(d) for d in diagnosis.partition_diagnostics(sym, splits)]
+    predictions = [stabilizer.predict(d) for d in stabilizer.partition_diagnostics(sym, splits)]
     assert predictions == [
         {"h_trivial": False, "no_fixed_test": True},
         {"h_trivial": False, "no_fixed_test": False},
@@ -184,8 +185,8 @@ def test_fixed_test_fraction_separates_swapped_lines_from_fixed_ones():
 
 
 def test_allocate_adds_up():
-    for total in (diagnosis.MIN_PARTITIONS, 20, 60, 301):
-        counts = diagnosis.allocate(total)
+    for total in (families.MIN_PARTITIONS, 20, 60, 301):
+        counts = families.allocate(total)
         assert sum(counts.values()) == total and min(counts.values()) >= 1
         assert counts["orbit_union"] == counts["random_matched"]
 
@@ -193,7 +194,7 @@ def test_allocate_adds_up():
 def test_experiment_end_to_end(tmp_path):
     out = tmp_path / "stab"
     argv = ["--p", "5", "--iters", "3", "--partitions", "20", "--report-p", "7"]
-    payload = stabilizer.main(
+    payload = stabilizer_experiment.main(
         [*argv, "--threshold", "0.4", "--union-fraction", "0.6", "--out", str(out)]
     )
     data = json.loads((out / "results.json").read_text())
@@ -204,7 +205,7 @@ def test_experiment_end_to_end(tmp_path):
     assert config["task"] == "x+y mod 5" and config["iterations"] == 3
     runs = data["runs"]
     assert len(runs) == sum(config["family_counts"].values()) == 20
-    assert {r["family"] for r in runs} == set(diagnosis.FAMILIES)
+    assert {r["family"] for r in runs} == set(families.FAMILIES)
     unions = [r["n_train"] for r in runs if r["family"] == "orbit_union"]
     assert unions == [r["n_train"] for r in runs if r["family"] == "random_matched"]
     assert min(unions) >= 0.6 * 25
@@ -217,7 +218,7 @@ def test_experiment_end_to_end(tmp_path):
         assert r["predicted"]["h_trivial"] == (r["stabilizer_order"] == 1)
         assert r["predicted"]["no_fixed_test"] == (r["fixed_test_fraction"] == 0)
         assert (r["stabilizer_order"] > 1) == bool(r["stabilizer_generators"])
-    for prediction in diagnosis.PREDICTIONS:
+    for prediction in stabilizer.PREDICTIONS:
         table = data["confusion"][prediction]["all"]
         cells = (
             "generalises_as_predicted",
@@ -227,7 +228,9 @@ def test_experiment_end_to_end(tmp_path):
         )
         assert sum(table[c] for c in cells) == table["total"] == 20
         high = data["confusion"][prediction]["high_fraction"]
-        assert high["total"] == sum(r["train_fraction"] >= stabilizer.HIGH_FRACTION for r in runs)
+        assert high["total"] == sum(
+            r["train_fraction"] >= stabilizer_experiment.HIGH_FRACTION for r in runs
+        )
         wrong = [r for r in runs if r["generalises"] != r["predicted"][prediction]]
         assert [w["index"] for w in data["mispredicted"][prediction]] == [
             runs.index(r) for r in wrong
@@ -237,7 +240,7 @@ def test_experiment_end_to_end(tmp_path):
     assert table["generalises_against_prediction"] + table["fails_as_predicted"] == symmetric
     # Pair moves, fixed-point moves and orbit unions keep a symmetry by construction.
     assert symmetric >= sum(config["family_counts"][f] for f in FAMILIES_WITH_SYMMETRY)
-    assert [row["family"] for row in data["summary"]] == list(diagnosis.FAMILIES)
+    assert [row["family"] for row in data["summary"]] == list(families.FAMILIES)
     assert sum(row["partitions"] for row in data["summary"]) == 20
     report = data["degenerate_stabilizers"]
     assert set(report) == {"x*y", "x/y"}
@@ -266,7 +269,7 @@ def test_experiment_end_to_end(tmp_path):
 )
 def test_bad_arguments_fail_before_compute(argv, argument, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
-        stabilizer.main(["--p", "5", "--out", str(tmp_path / "x"), *argv])
+        stabilizer_experiment.main(["--p", "5", "--out", str(tmp_path / "x"), *argv])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {argument}: ")

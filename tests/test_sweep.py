@@ -15,7 +15,7 @@ def setup():
     task = tasks.make_task("x+y", p=7)
     sym = symmetry.symmetry_group(task)
     base = partition.degenerate_split(sym, [sym.reflection(0)])
-    splits, settings = sweep.moved_splits(base, [0, 1, 3], [0, 1, 2])
+    splits, settings = partition.moved_splits(base, [0, 1, 3], [0, 1, 2])
     return task, splits, settings
 
 

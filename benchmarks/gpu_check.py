@@ -9,8 +9,11 @@ Runs, for float64 and then float32 (each in a fresh process, since x64 is global
    the accuracies;
 3. one run at p = 97 (s held out, one point moved, 60 iterations).
 
-It prints one table and writes ``results/bench_gpu/gpu_check.json``. Sized to finish in
-under 5 minutes on one H200; ``--quick`` shrinks everything for a CPU dry run.
+It prints one table and writes ``results/bench_gpu/gpu_check.json``, then exits with
+status 1 if a worker failed or a check is out of its tolerance (:data:`TOLERANCES`; at
+paper size also: the degenerate run at 0% test, one moved point at >= 90% in float64, no
+failed solve in float64). Sized to finish in under 5 minutes on one H200; ``--quick``
+shrinks everything for a CPU dry run.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from grokrfm import agop, kernels, partition, report, results, rfm, runtime, sweep, symmetry, tasks  # noqa: E402
+from grokrfm import agop, kernels, partition, report, results, rfm, runtime, sweep, symmetry, tasks
 
 if "--worker" in sys.argv:
     runtime.configure(x64=sys.argv[sys.argv.index("--worker") + 1] == "float64")
@@ -32,6 +35,37 @@ else:
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+
+# The largest relative errors a correct build shows, per precision: float64 is the
+# reference; float32 (the accelerator path) agrees with it to single-precision round-off
+# in one AGOP, and a batch agrees with single runs to round-off amplified over 8 steps.
+TOLERANCES = {
+    "float64": {"agop": 1e-10, "batch": 1e-8},
+    "float32": {"agop": 1e-3, "batch": 5e-2},
+}
+
+
+def failures(row: dict, quick: bool) -> list[str]:
+    """What is wrong with one worker's results (empty when every check passes)."""
+    tol = TOLERANCES[row["dtype"]]
+    checks = row["checks"]
+    agop_err = max(v for k, v in checks.items() if k.startswith("agop"))
+    out = []
+    if not agop_err <= tol["agop"]:
+        out.append(f"{row['dtype']}: AGOP relative error {agop_err:.2e} > {tol['agop']:.0e}")
+    batch_err = checks["batch_vs_single_M_relerr"]
+    if not batch_err <= tol["batch"]:
+        out.append(f"{row['dtype']}: batch vs single {batch_err:.2e} > {tol['batch']:.0e}")
+    if not quick and row["dtype"] == "float64":
+        p61 = row["p61_batch"]
+        if p61["test_acc_moved0"] != 0.0:
+            out.append(f"float64: degenerate p = 61 run at {p61['test_acc_moved0']:.3f} test")
+        if not p61["test_acc_moved1"] >= 0.9:
+            out.append(f"float64: one moved point at {p61['test_acc_moved1']:.3f} test (< 0.9)")
+        for name in ("p61_batch", "p97_single"):
+            if row[name]["solve_failures"]:
+                out.append(f"float64: {row[name]['solve_failures']} failed solves in {name}")
+    return out
 
 
 def checks() -> dict:
@@ -123,7 +157,7 @@ def main(argv=None) -> None:
         print("WORKER " + json.dumps(worker(args.worker, args.quick)), flush=True)
         return
     print(f"backend {jax.default_backend()}, devices {jax.devices()}", flush=True)
-    rows = []
+    rows, failed = [], []
     for dtype in args.dtypes:
         cmd = [sys.executable, "-m", "benchmarks.gpu_check", "--worker", dtype]
         cmd += ["--quick"] if args.quick else []
@@ -131,8 +165,10 @@ def main(argv=None) -> None:
         line = [l for l in proc.stdout.splitlines() if l.startswith("WORKER ")]
         if proc.returncode or not line:
             print(f"{dtype}: worker failed\n{proc.stderr[-4000:]}")
+            failed.append(f"{dtype}: worker failed (exit status {proc.returncode})")
             continue
         rows.append(json.loads(line[-1][len("WORKER ") :]))
+        failed += failures(rows[-1], args.quick)
     table = []
     for r in rows:
         for name in ("p61_batch", "p97_single"):
@@ -146,29 +182,35 @@ def main(argv=None) -> None:
                     "batch_check": r["checks"]["batch_vs_single_M_relerr"],
                 }
             )
-    print(
-        report.format_table(
-            table,
-            [
-                ("dtype", "dtype"),
-                ("run", "run"),
-                ("p", "p"),
-                ("runs", "runs"),
-                ("wall_s", "wall (s)"),
-                ("runs_per_s", "runs/s"),
-                ("test_acc_moved0", "test acc m=0"),
-                ("test_acc_moved1", "m=1"),
-                ("test_acc_moved_ge2_mean", "m>=2 mean"),
-                ("solve_failures", "solve fails"),
-                ("agop_check", "AGOP relerr"),
-                ("batch_check", "batch relerr"),
-            ],
+    if table:
+        print(
+            report.format_table(
+                table,
+                [
+                    ("dtype", "dtype"),
+                    ("run", "run"),
+                    ("p", "p"),
+                    ("runs", "runs"),
+                    ("wall_s", "wall (s)"),
+                    ("runs_per_s", "runs/s"),
+                    ("test_acc_moved0", "test acc m=0"),
+                    ("test_acc_moved1", "m=1"),
+                    ("test_acc_moved_ge2_mean", "m>=2 mean"),
+                    ("solve_failures", "solve fails"),
+                    ("agop_check", "AGOP relerr"),
+                    ("batch_check", "batch relerr"),
+                ],
+            )
         )
-    )
     path = results.write_json(
-        f"{args.out}/gpu_check.json", {"environment": results.environment(), "runs": rows}
+        f"{args.out}/gpu_check.json",
+        {"environment": results.environment(), "runs": rows, "failures": failed},
     )
     print(f"wrote {path}")
+    if failed:
+        print("FAILED:\n  " + "\n  ".join(failed))
+        raise SystemExit(1)
+    print("all checks passed")
 
 
 if __name__ == "__main__":

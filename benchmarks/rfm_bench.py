@@ -42,7 +42,7 @@ import jax.numpy as jnp  # noqa: E402
 import jax.scipy.linalg as jsl  # noqa: E402
 import numpy as np  # noqa: E402
 
-PUBLISHED_HEADLINE_S = 217.0  # PAPER.md / issue: published PyTorch code, 2-core CPU
+PUBLISHED_HEADLINE_S = 217.0  # issue: published PyTorch code, 2-core CPU
 # The bare float64 Cholesky at p = 61 (3660 points) on the machine that timed it (issue 3).
 PUBLISHED_MACHINE_CHOLESKY_S = 0.4
 

@@ -1,6 +1,7 @@
 """Holding out the fixed points of every reflection of a larger dihedral subgroup
-(PAPER.md section 5, item 6): Gaussian RFM on x+y mod 32, test = the fixed points of all
-reflections of <s>, <r^16, s>, <r^8, s> or <r^4, s>. The paper finds it never generalises.
+(arXiv 2604.00316, Fig. 3; docs/science.md R6): Gaussian RFM on x+y mod 32, test = the
+fixed points of all reflections of <s>, <r^16, s>, <r^8, s> or <r^4, s>. The paper finds
+it never generalises.
 
     python -m experiments.dihedral_subgroups            # paper-sized: p = 32, 60 iterations
     python -m experiments.dihedral_subgroups --quick    # CPU-sized: p = 24, 20 iterations
@@ -21,7 +22,8 @@ from grokrfm import cli, experiment, symmetry, tasks
 from grokrfm.errors import InvalidArgument
 from grokrfm.experiment import Row
 
-NOTE = "PAPER.md 5.6: never generalises"
+NOTE = "arXiv 2604.00316, Fig. 3: never generalises"
+P = cli.Sized(32, 24)
 
 
 def rows(p: int) -> list[Row]:
@@ -57,8 +59,12 @@ def rows(p: int) -> list[Row]:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    # The rows are built for one p (their subgroups depend on it), so --p is this
+    # module's own sized flag rather than the shared override of every row's modulus.
     parser = argparse.ArgumentParser(
-        prog="python -m experiments.dihedral_subgroups", description=__doc__.split("\n\n")[0]
+        prog="python -m experiments.dihedral_subgroups",
+        description=__doc__.split("\n\n")[0],
+        conflict_handler="resolve",
     )
     cli.add_experiment_arguments(
         parser,
@@ -66,13 +72,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         iterations=cli.Sized(60, 20),
         seeds=cli.Sized(5, 2),
     )
+    cli.add_sized(parser, "--p", P, "modulus, a multiple of 8 that is at least 16", type=int)
     return parser.parse_args(argv)
 
 
 @cli.entry_point
 def main(argv=None) -> dict:
-    options = cli.options_from_args(parse_args(argv))
-    p = options.p or (24 if options.quick else 32)
+    args = parse_args(argv)
+    options = cli.options_from_args(args)
+    p = cli.sized(args, "p")
     subgroups = rows(p)
     payload = experiment.run_experiment("dihedral_subgroups", subgroups, options)
     for sw in payload["sweeps"]:

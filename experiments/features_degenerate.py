@@ -1,16 +1,17 @@
-"""Which group elements the learned M encodes on degenerate partitions (PAPER.md 5.7).
+"""Which group elements the learned M encodes on degenerate partitions (arXiv 2604.00316, §4, App.
+E; docs/science.md R7).
 
     python -m experiments.features_degenerate            # p = 29, Z3 x Z7, 60 iterations
     python -m experiments.features_degenerate --quick    # p = 13, Z3 x Z5, 20 iterations
 
 For every operation mod p and every reflection sr^k, Gaussian RFM trains on the points
-not fixed by sr^k; the representation score (:mod:`grokrfm.features`) ranks the group
-elements the final M encodes, and the run passes when the top-ranked element is sr^k
-itself. Beside these: for each operation the union of the fixed points of sr^0 and sr^1
-(its stabiliser is {id, sr^((p+1)/2)} for x+y, so M should encode neither building
-reflection), and x+y on Z3 x Z7 for all 21 reflections (the paper: train 100%, test 0%).
-Writes ``OUT/results.json``, ``OUT/scores_<task>.png`` (|score| of every element for every
-partition), ``OUT/matrices_<task>.png`` (M beside the Pi(g) it matches best) and
+not fixed by sr^k; the representation score (:mod:`grokrfm.analysis.representation`)
+ranks the group elements the final M encodes, and the run passes when the top-ranked
+element is sr^k itself. Beside these: for each operation the union of the fixed points of
+sr^0 and sr^1 (its stabiliser is {id, sr^((p+1)/2)} for x+y, so M should encode neither
+building reflection), and x+y on Z3 x Z7 for all 21 reflections (the paper: train 100%,
+test 0%). Writes ``OUT/results.json``, ``OUT/scores_<task>.png`` (|score| of every element
+for every partition), ``OUT/matrices_<task>.png`` (M beside the Pi(g) it matches best) and
 ``OUT/score_curves.png`` (the building reflection's score per iteration).
 """
 
@@ -21,106 +22,126 @@ from typing import NamedTuple
 
 import numpy as np
 
-from grokrfm import (
-    cli,
-    experiment,
-    partition,
-    report,
-    results,
-    rfm,
-    sweep,
-    symmetry,
-    tasks,
-)
-from grokrfm.analysis import measure, representation
+from grokrfm import cli, experiment, partition, report, results, rfm, sweep, symmetry, tasks
+from grokrfm.analysis import measure
 from grokrfm.errors import InvalidArgument
 
 PAPER = "Pi(id), Pi(sr^k) only (by eye)"
+P = cli.Sized(29, 13)
+GROUP = cli.Sized([3, 7], [3, 5])
+ITERATIONS = cli.Sized(60, 20)
 
 
-class Group(NamedTuple):
-    """One batch: a task, its reflection sets (one run each) and what each should encode."""
+class HeldOut(NamedTuple):
+    """One run: the reflections whose fixed points are its test set.
+
+    Attributes:
+      reflections: element indices; the test set is the union of their fixed points.
+      expected: the element M should encode (the building reflection), or None.
+      kind: ``"one"`` (a single reflection) or ``"two"`` (the union of sr^0 and sr^1).
+    """
+
+    reflections: tuple[int, ...]
+    expected: int | None
+    kind: str
+
+
+class TaskBatch(NamedTuple):
+    """One batched call: a task and its runs, in batch order."""
 
     slug: str
     task: tasks.Task
     sym: symmetry.SymmetryGroup
-    sets: list[list[int]]
-    expected: list[int | None]
-    kinds: list[str]
+    runs: tuple[HeldOut, ...]
+
+    def setting(self, run: HeldOut) -> dict:
+        """A run's setting as recorded in ``results.json``."""
+        names = [self.sym.names[e] for e in run.reflections]
+        return {"task": self.task.name, "kind": run.kind, "held_out": names}
+
+    def singles(self) -> list[int]:
+        """Batch indices of the single-reflection runs."""
+        return [b for b, run in enumerate(self.runs) if run.kind == "one"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m experiments.features_degenerate", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--quick", action="store_true", help="CPU-sized variant (about a minute)")
-    parser.add_argument("--p", type=int, default=None, help="modulus (29; quick 13)")
-    parser.add_argument(
-        "--group", type=int, nargs="+", default=None, metavar="N", help="product (3 7; quick 3 5)"
+    cli.add_common_arguments(
+        parser,
+        out="results/features_degenerate",
+        seeds=cli.Sized(1, 1),
+        iterations=ITERATIONS,
+        seeds_help="runs per partition (only 1: a degenerate partition from M0 = I is "
+        "deterministic)",
+        chunks=False,
+    )
+    cli.add_sized(parser, "--p", P, "modulus", type=int)
+    cli.add_sized(
+        parser, "--group", GROUP, "factors of the product group", type=int, nargs="+", metavar="N"
     )
     parser.add_argument(
         "--ops", nargs="+", default=list(tasks.OPERATIONS), help="operations mod p (all four)"
     )
     parser.add_argument("--no-product", action="store_true", help="skip the product group")
-    parser.add_argument("--iters", type=int, default=None, help="iterations (60; quick 20)")
-    parser.add_argument("--bandwidth", type=float, default=2.5, help="Gaussian L (2.5)")
     parser.add_argument("--top", type=int, default=3, help="elements listed per run (3)")
-    parser.add_argument("--memory-budget", type=float, default=None, metavar="GIB")
-    parser.add_argument("--out", default="results/features_degenerate", help="output folder")
     return parser.parse_args(argv)
 
 
-def plan(args) -> tuple[list[Group], rfm.RFMConfig]:
-    """Every batch, validated before any compute."""
-    p = args.p or (13 if args.quick else 29)
-    iters = args.iters or (20 if args.quick else 60)
-    config = rfm.RFMConfig("gaussian", iters, save_every=1).validate()
+def plan(args) -> tuple[list[TaskBatch], rfm.RFMConfig, int | None]:
+    """Every batch, the RFM config and the memory budget, validated before any compute."""
+    seeds = cli.sized(args, "seeds")
+    if seeds != 1:  # fixed partitions from M0 = I leave nothing to a seed
+        raise InvalidArgument("seeds", f"the runs are deterministic; give 1, got {seeds}")
+    config = rfm.RFMConfig("gaussian", cli.sized(args, "iters"), save_every=1).validate()
     rfm.check_scalars(bandwidth=args.bandwidth)
+    budget = cli.memory_budget_from_args(args)
     if args.top < 1:
         raise InvalidArgument("top", f"must be >= 1, got {args.top}")
-    groups = []
     for op in args.ops:
-        task = tasks.make_task(op, p=p)
-        sym = symmetry.symmetry_group(task)
+        if op not in tasks.OPERATIONS:
+            raise InvalidArgument("ops", f"unknown {op!r}; choose from {tasks.OPERATIONS}")
+    if args.no_product and args.group is not None:
+        raise InvalidArgument("group", "--no-product skips the product group")
+    batches = []
+    for op in args.ops:
+        task = tasks.make_task(op, p=cli.sized(args, "p"))
         n = task.n
-        sets = [[n + k] for k in range(n)] + [[n, n + 1]]
-        groups.append(
-            Group(
+        singles = [HeldOut((n + k,), n + k, "one") for k in range(n)]
+        batches.append(
+            TaskBatch(
                 tasks.OPERATION_SLUGS[op],
                 task,
-                sym,
-                sets,
-                list(range(n, 2 * n)) + [None],
-                ["one"] * n + ["two"],
+                symmetry.symmetry_group(task),
+                (*singles, HeldOut((n, n + 1), None, "two")),
             )
         )
     if not args.no_product:
-        factors = args.group or ([3, 5] if args.quick else [3, 7])
+        factors = cli.sized(args, "group")
         task = tasks.make_task("x+y", group=factors)
-        sym = symmetry.symmetry_group(task)
         n = task.n
         slug = "add" + "x".join(str(f) for f in factors)
-        groups.append(
-            Group(slug, task, sym, [[n + k] for k in range(n)], list(range(n, 2 * n)), ["one"] * n)
-        )
-    if not groups:
+        singles = tuple(HeldOut((n + k,), n + k, "one") for k in range(n))
+        batches.append(TaskBatch(slug, task, symmetry.symmetry_group(task), singles))
+    if not batches:
         raise InvalidArgument("ops", "nothing to run: give --ops or drop --no-product")
-    return groups, config
+    return batches, config, budget
 
 
-def summary_row(group: Group, records: list[dict], kind: str) -> dict:
+def summary_row(batch: TaskBatch, records: list[dict], kind: str) -> dict:
     """One row per (task, kind) over its runs."""
-    runs = [r for r, k in zip(records, group.kinds, strict=True) if k == kind]
+    runs = [r for r, run in zip(records, batch.runs, strict=True) if run.kind == kind]
     f = [r["features"] for r in runs]
     row = {
-        "task": group.task.name,
+        "task": batch.task.name,
         "kind": kind,
         "runs": len(runs),
         "train_acc_mean": float(np.mean([r["train_acc"][-1] for r in runs])),
         "test_acc_mean": float(np.mean([r["test_acc"][-1] for r in runs])),
         "test_acc_std": float(np.std([r["test_acc"][-1] for r in runs])),
         "top_in_stabilizer": sum(
-            group.sym.names[x["top"][0]["element"]] in x["stabilizer"] for x in f
+            batch.sym.names[x["top"][0]["element"]] in x["stabilizer"] for x in f
         ),
         "margin_min": min(x["margin"] for x in f),
         "stabilizer_energy_min": min(x["energy"]["stabilizer"]["with_identity"] for x in f),
@@ -167,7 +188,7 @@ def comparisons(rows: list[dict]) -> list[dict]:
                 "measured_mean": row["test_acc_mean"],
                 "measured_std": row["test_acc_std"],
                 **base,
-                "note": "PAPER.md 5.7 (Z3 x Z7: train 100%, test 0%)",
+                "note": "arXiv 2604.00316, §4, App. E (Z3 x Z7: train 100%, test 0%)",
             }
         )
     return out
@@ -182,13 +203,13 @@ def class_columns(sym: symmetry.SymmetryGroup) -> tuple[list[int], list[str]]:
     return cols, [names[g] for g in cols]
 
 
-def print_group(group: Group, records: list[dict]) -> None:
+def print_batch(batch: TaskBatch, records: list[dict]) -> None:
     shown = []
-    for r, refl in zip(records, group.sets, strict=True):
+    for r, run in zip(records, batch.runs, strict=True):
         f = r["features"]
         shown.append(
             {
-                "held out": " + ".join(group.sym.names[e] for e in refl),
+                "held out": " + ".join(batch.sym.names[e] for e in run.reflections),
                 "train": r["train_acc"][-1],
                 "test": r["test_acc"][-1],
                 "top": ", ".join(f"{t['name']} {t['score']:+.3f}" for t in f["top"]),
@@ -202,24 +223,27 @@ def print_group(group: Group, records: list[dict]) -> None:
     print(report.format_table(shown, [(c, c) for c in cols]))
 
 
-def figures_for(group: Group, records, result, measures, out: str) -> list[str]:
+def figures_for(batch: TaskBatch, records, result, measures, out: str) -> list[str]:
     """|score| per partition, M beside Pi(top match), the score during training."""
     from grokrfm import plotting
 
-    singles = [b for b, k in enumerate(group.kinds) if k == "one"]
-    cols, col_names = class_columns(group.sym)
+    singles = batch.singles()
+    expected = [batch.runs[b].expected for b in singles]
+    cols, col_names = class_columns(batch.sym)
     scores = np.asarray(measures.scores.score)[np.array(singles)]
-    paths = [f"{out}/scores_{group.slug}.png", f"{out}/matrices_{group.slug}.png"]
+    paths = [f"{out}/scores_{batch.slug}.png", f"{out}/matrices_{batch.slug}.png"]
     plotting.score_matrix(
         scores[:, cols],
-        [group.sym.names[group.expected[b]] for b in singles],
+        [batch.sym.names[e] for e in expected],
         col_names,
         paths[0],
-        title=f"{group.task.name}: |score| of M with test = Fix(row)",
-        highlight=[cols.index(group.expected[b]) for b in singles],
+        title=f"{batch.task.name}: |score| of M with test = Fix(row)",
+        highlight=[cols.index(e) for e in expected],
     )
-    pi = symmetry.representation(group.sym)
-    examples = [singles[len(singles) // 2]] + [b for b, k in enumerate(group.kinds) if k != "one"]
+    pi = symmetry.representation(batch.sym)
+    examples = [singles[len(singles) // 2]] + [
+        b for b, run in enumerate(batch.runs) if run.kind != "one"
+    ]
     panels = []
     for b in examples:
         top = records[b]["features"]["top"][0]
@@ -228,7 +252,7 @@ def figures_for(group: Group, records, result, measures, out: str) -> list[str]:
             {
                 "M": np.asarray(result.M[b]),
                 "pi": pi[top["element"]],
-                "title": f"{group.task.name}, test = Fix({held}): M (train "
+                "title": f"{batch.task.name}, test = Fix({held}): M (train "
                 f"{records[b]['train_acc'][-1]:.0%}, test {records[b]['test_acc'][-1]:.0%})",
                 "pi_title": f"Pi({top['name']}): score {top['score']:+.3f}, "
                 f"pair share {top['pair_share']:.3f}",
@@ -238,11 +262,11 @@ def figures_for(group: Group, records, result, measures, out: str) -> list[str]:
     return paths
 
 
-def curve_panel(group: Group, records) -> dict:
-    singles = [b for b, k in enumerate(group.kinds) if k == "one"]
+def curve_panel(batch: TaskBatch, records) -> dict:
+    singles = batch.singles()
     curves = np.abs([records[b]["features"]["curves"]["score"] for b in singles])
     return {
-        "title": group.task.name,
+        "title": batch.task.name,
         "ylabel": "|score| of the building reflection",
         "series": {"mean over reflections": curves.mean(0), "min over reflections": curves.min(0)},
         "test_acc": {"mean": np.mean([records[b]["test_acc"] for b in singles], axis=0)},
@@ -252,29 +276,25 @@ def curve_panel(group: Group, records) -> dict:
 @cli.entry_point
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    groups, config = plan(args)
-    budget = cli.memory_budget_from_args(args)
+    batches, config, budget = plan(args)
     all_records, rows, figures, curve_panels = [], [], [], []
-    for group in groups:
-        print(f"{group.task.name}: {len(group.sets)} partitions, {config.iterations} iterations")
-        splits = partition.degenerate_splits(group.sym, group.sets)
+    for batch in batches:
+        print(f"{batch.task.name}: {len(batch.runs)} partitions, {config.iterations} iterations")
+        splits = partition.degenerate_splits(batch.sym, [run.reflections for run in batch.runs])
         result, parts = sweep.run_splits(
-            group.task, config, splits, bandwidth=args.bandwidth, memory_budget=budget
+            batch.task, config, splits, bandwidth=args.bandwidth, memory_budget=budget
         )
-        settings = [
-            {"task": group.task.name, "kind": kind, "held_out": [group.sym.names[e] for e in s]}
-            for s, kind in zip(group.sets, group.kinds, strict=True)
-        ]
-        records = sweep.run_records(settings, result, parts)
-        basis = representation.score_basis(group.sym)
+        records = sweep.run_records([batch.setting(run) for run in batch.runs], result, parts)
+        expected = [run.expected for run in batch.runs]
         measures = measure.feature_records(
-            group.sym, basis, result, records, splits, group.expected, top=args.top
+            batch.sym, result, records, splits, expected, top=args.top
         )
-        print_group(group, records)
-        rows.extend(summary_row(group, records, kind) for kind in dict.fromkeys(group.kinds))
+        print_batch(batch, records)
+        kinds = dict.fromkeys(run.kind for run in batch.runs)
+        rows.extend(summary_row(batch, records, kind) for kind in kinds)
         all_records.extend(records)
-        figures += figures_for(group, records, result, measures, args.out)
-        curve_panels.append(curve_panel(group, records))
+        figures += figures_for(batch, records, result, measures, args.out)
+        curve_panels.append(curve_panel(batch, records))
 
     from grokrfm import plotting
 
@@ -304,7 +324,7 @@ def main(argv=None) -> dict:
             "quick": args.quick,
             "iterations": config.iterations,
             "bandwidth": args.bandwidth,
-            "tasks": [g.task.name for g in groups],
+            "tasks": [b.task.name for b in batches],
         },
         rows,
         all_records,

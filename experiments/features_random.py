@@ -1,17 +1,17 @@
-"""Features on random partitions (PAPER.md 5.7, section 6): block-circulant M and the
-progress measures that move before test accuracy does.
+"""Features on random partitions (arXiv 2604.00316, §4; arXiv 2407.20199, §3; docs/science.md R7 and
+P1): block-circulant M and the progress measures that move before test accuracy does.
 
     python -m experiments.features_random            # four ops mod 29 + x+y mod 61; 60 iterations
     python -m experiments.features_random --quick    # four ops mod 23 + x+y mod 31; 40 iterations
 
 Gaussian RFM on a random 50% split. For each run: the final M's circulant deviation
-after reordering A by the discrete logarithm (:func:`grokrfm.features.block_forms`; also
-in the natural order, where x*y and x/y are not circulant), the share of what M learned
-beyond the identity that the whole symmetry group's representation explains, and per
-iteration the circulant deviation, the AGOP alignment cos(M_t, M_T) and the
-representation scores. For x+y mod 61 (the curves row) it reports how much of each
-measure's total change happened while test accuracy was still below 10%.
-Writes ``OUT/results.json``, ``OUT/matrices.png`` (reordered M per operation) and
+after reordering A by the discrete logarithm
+(:func:`grokrfm.analysis.structure.block_forms`; also in the natural order, where x*y and
+x/y are not circulant), the share of what M learned beyond the identity that the whole
+symmetry group's representation explains, and per iteration the circulant deviation, the
+AGOP alignment cos(M_t, M_T) and the representation scores. For x+y mod 61 (the curves
+row) it reports how much of each measure's total change happened while test accuracy was
+still below 10%. Writes ``OUT/results.json``, ``OUT/matrices.png`` (reordered M per operation) and
 ``OUT/progress_<task>.png`` (measures and test accuracy per iteration).
 """
 
@@ -20,92 +20,99 @@ from __future__ import annotations
 import argparse
 from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from grokrfm import (
-    cli,
-    partition,
-    report,
-    results,
-    rfm,
-    sweep,
-    symmetry,
-    tasks,
-)
-from grokrfm.analysis import curves, measure, representation, structure
+from grokrfm import cli, partition, report, results, rfm, sweep, symmetry, tasks
+from grokrfm.analysis import curves, measure, structure
 from grokrfm.errors import InvalidArgument
 
 ONSET = 0.1  # test accuracy that counts as having left the floor
 MEASURES = ("circulant_deviation", "agop_alignment", "agop_alignment_off_diagonal")
+P = cli.Sized(29, 23)
+CURVES_P = cli.Sized(61, 31)
+ITERATIONS = cli.Sized(60, 40)
+SEEDS = cli.Sized(2, 1)
 
 
-class Row(NamedTuple):
+class RandomSplitTask(NamedTuple):
+    """A task studied on random splits, one batched call over the seeds.
+
+    Attributes:
+      task, sym: the task and its symmetry group.
+      curves: the progress-measure row (x+y mod 61), whose measures are compared with
+        the jump in test accuracy.
+    """
+
     task: tasks.Task
     sym: symmetry.SymmetryGroup
-    curves: bool  # the progress-measure row (x+y mod 61)
+    curves: bool
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m experiments.features_random", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--quick", action="store_true", help="CPU-sized variant (a few minutes)")
-    parser.add_argument("--p", type=int, default=None, help="modulus of the ops (29; quick 23)")
+    cli.add_common_arguments(
+        parser,
+        out="results/features_random",
+        seeds=SEEDS,
+        iterations=ITERATIONS,
+        seeds_help="random splits per task",
+        chunks=False,
+    )
+    cli.add_sized(parser, "--p", P, "modulus of the ops", type=int)
     parser.add_argument(
         "--ops",
         nargs="*",
         default=list(tasks.OPERATIONS),
         help="operations (all four; none: only the curves row)",
     )
-    parser.add_argument(
-        "--curves-p", type=int, default=None, help="x+y modulus of the curves row (61; quick 31)"
-    )
+    cli.add_sized(parser, "--curves-p", CURVES_P, "x+y modulus of the curves row", type=int)
     parser.add_argument("--no-curves", action="store_true", help="skip the curves row")
     parser.add_argument("--fraction", type=float, default=0.5, help="training fraction (0.5)")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds (2; quick 1)")
-    parser.add_argument("--iters", type=int, default=None, help="iterations (60; quick 40)")
-    parser.add_argument("--bandwidth", type=float, default=2.5, help="Gaussian L (2.5)")
-    parser.add_argument("--memory-budget", type=float, default=None, metavar="GIB")
-    parser.add_argument("--out", default="results/features_random", help="output folder")
     return parser.parse_args(argv)
 
 
-def plan(args) -> tuple[list[Row], rfm.RFMConfig, list[int]]:
-    p = args.p or (23 if args.quick else 29)
-    iters = args.iters or (40 if args.quick else 60)
-    seeds = cli.check_seeds(args.seeds or (1 if args.quick else 2))
-    config = rfm.RFMConfig("gaussian", iters, save_every=1).validate()
+def plan(args) -> tuple[list[RandomSplitTask], rfm.RFMConfig, list[int], int | None]:
+    """The rows, the RFM config, the seeds and the memory budget, validated before any
+    compute."""
+    seeds = cli.check_seeds(cli.sized(args, "seeds"))
+    config = rfm.RFMConfig("gaussian", cli.sized(args, "iters"), save_every=1).validate()
     rfm.check_scalars(bandwidth=args.bandwidth)
+    budget = cli.memory_budget_from_args(args)
     partition.check_fraction(args.fraction)
+    for op in args.ops:
+        if op not in tasks.OPERATIONS:
+            raise InvalidArgument("ops", f"unknown {op!r}; choose from {tasks.OPERATIONS}")
+    if args.no_curves and args.curves_p is not None:
+        raise InvalidArgument("curves_p", "--no-curves skips the curves row")
     rows = []
     for op in args.ops:
-        task = tasks.make_task(op, p=p)
-        rows.append(Row(task, symmetry.symmetry_group(task), False))
+        task = tasks.make_task(op, p=cli.sized(args, "p"))
+        rows.append(RandomSplitTask(task, symmetry.symmetry_group(task), False))
     if not args.no_curves:
-        task = tasks.make_task("x+y", p=args.curves_p or (31 if args.quick else 61))
-        rows.append(Row(task, symmetry.symmetry_group(task), True))
+        curves_p = cli.sized(args, "curves_p")
+        if curves_p < 2:
+            raise InvalidArgument("curves_p", f"the modulus must be at least 2, got {curves_p}")
+        task = tasks.make_task("x+y", p=curves_p)
+        rows.append(RandomSplitTask(task, symmetry.symmetry_group(task), True))
     if not rows:
         raise InvalidArgument("ops", "nothing to run: give --ops or drop --no-curves")
     for row in rows:
         partition.train_count(row.task.n_points, args.fraction)
-    return rows, config, seeds
+    return rows, config, seeds, budget
 
 
-def run_row(row: Row, config, seeds, args, budget):
+def run_row(row: RandomSplitTask, config, seeds, args, budget):
     """One batched call over the seeds; records with features and deviations."""
     task, sym = row.task, row.sym
-    n_train = partition.train_count(task.n_points, args.fraction)
-    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-    splits = jax.vmap(lambda k: partition.random_split(k, task.n_points, n_train))(keys)
+    splits = partition.fraction_splits(task.n_points, args.fraction, seeds)
     result, parts = sweep.run_splits(
         task, config, splits, bandwidth=args.bandwidth, memory_budget=budget
     )
     settings = [{"task": task.name, "fraction": args.fraction, "seed": s} for s in seeds]
     records = sweep.run_records(settings, result, parts)
-    basis = representation.score_basis(sym)
-    measure.feature_records(sym, basis, result, records, splits)
+    measure.feature_records(sym, result, records, splits)
     forms = structure.block_forms(task)
     natural = forms._replace(order=np.arange(task.n))
     final = structure.batch_deviation(result.M, forms)
@@ -125,7 +132,7 @@ def run_row(row: Row, config, seeds, args, budget):
     return records, result
 
 
-def summary_row(row: Row, records) -> dict:
+def summary_row(row: RandomSplitTask, records) -> dict:
     f = [r["features"] for r in records]
     test = np.array([r["test_acc"][-1] for r in records])
     onsets = [curves.first_iteration_at(r["test_acc"], ONSET) for r in records]
@@ -174,7 +181,7 @@ def comparisons(rows: list[dict], fraction: float) -> list[dict]:
                 **base,
                 "measured_mean": row["test_acc_mean"],
                 "measured_std": row["test_acc_std"],
-                "note": "PAPER.md 5.1",
+                "note": "arXiv 2604.00316, §3",
             }
         )
         out.append(
@@ -200,13 +207,13 @@ def comparisons(rows: list[dict], fraction: float) -> list[dict]:
                         "paper": "moves before the jump",
                         **base,
                         "measured_mean": value,
-                        "note": "PAPER.md section 6; None: test acc never left the floor",
+                        "note": "arXiv 2407.20199, §3; None: test acc never left the floor",
                     }
                 )
     return out
 
 
-def progress_figure(row: Row, records, path: str) -> None:
+def progress_figure(row: RandomSplitTask, records, path: str) -> None:
     from grokrfm import plotting
 
     c = [r["features"]["curves"] for r in records]
@@ -248,8 +255,7 @@ def progress_figure(row: Row, records, path: str) -> None:
 @cli.entry_point
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    rows, config, seeds = plan(args)
-    budget = cli.memory_budget_from_args(args)
+    rows, config, seeds, budget = plan(args)
     from grokrfm import plotting
 
     all_records, summary, figures, panels = [], [], [], []

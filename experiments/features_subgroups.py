@@ -1,5 +1,6 @@
 """What M encodes when the fixed points of every reflection of a dihedral subgroup are held
-out (PAPER.md 5.6): Gaussian RFM on x+y mod 32, subgroups <s>, <r^16, s>, <r^8, s>, <r^4, s>.
+out (arXiv 2604.00316, Fig. 3; docs/science.md R6): Gaussian RFM on x+y mod 32, subgroups <s>,
+<r^16, s>, <r^8, s>, <r^4, s>.
 
     python -m experiments.features_subgroups            # p = 32, 60 iterations
     python -m experiments.features_subgroups --quick    # p = 16, 20 iterations
@@ -16,40 +17,52 @@ energy beyond the identity in span{Pi(h) : h in H} against span{I, Pi(s)}. Write
 from __future__ import annotations
 
 import argparse
+from typing import NamedTuple
 
 import numpy as np
 
-from grokrfm import (
-    cli,
-    experiment,
-    partition,
-    report,
-    results,
-    rfm,
-    sweep,
-    symmetry,
-    tasks,
-)
+from grokrfm import cli, experiment, partition, report, results, rfm, sweep, symmetry, tasks
 from grokrfm.analysis import measure, representation
 from grokrfm.errors import InvalidArgument
+
+P = cli.Sized(32, 16)
+ITERATIONS = cli.Sized(60, 20)
+
+
+class Subgroup(NamedTuple):
+    """A dihedral subgroup H = <r^d, s> of one run: test = Fix of its reflections.
+
+    Attributes:
+      name: ``"<s>"`` or ``"<r^d, s>"``.
+      elements: H's element indices.
+      reflections: the element indices of H's reflections.
+    """
+
+    name: str
+    elements: tuple[int, ...]
+    reflections: tuple[int, ...]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m experiments.features_subgroups", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--quick", action="store_true", help="CPU-sized variant (a minute)")
-    parser.add_argument("--p", type=int, default=None, help="modulus, a multiple of 8 (32; 16)")
-    parser.add_argument("--iters", type=int, default=None, help="iterations (60; quick 20)")
-    parser.add_argument("--bandwidth", type=float, default=2.5, help="Gaussian L (2.5)")
+    cli.add_common_arguments(
+        parser,
+        out="results/features_subgroups",
+        seeds=cli.Sized(1, 1),
+        iterations=ITERATIONS,
+        seeds_help="runs per subgroup (only 1: a degenerate partition from M0 = I is "
+        "deterministic)",
+        chunks=False,
+    )
+    cli.add_sized(parser, "--p", P, "modulus, a multiple of 8 that is at least 16", type=int)
     parser.add_argument("--top", type=int, default=8, help="classes listed per run (8)")
-    parser.add_argument("--memory-budget", type=float, default=None, metavar="GIB")
-    parser.add_argument("--out", default="results/features_subgroups", help="output folder")
     return parser.parse_args(argv)
 
 
-def subgroups(task: tasks.Task, sym: symmetry.SymmetryGroup) -> list[dict]:
-    """<r^d, s> for d = p, p/2, p/4, p/8: name, elements, reflections (element indices)."""
+def subgroups(task: tasks.Task, sym: symmetry.SymmetryGroup) -> list[Subgroup]:
+    """<r^d, s> for d = p, p/2, p/4, p/8."""
     p = task.n
     if p % 8 or p < 16:
         raise InvalidArgument("p", f"needs a multiple of 8 that is at least 16, got {p}")
@@ -61,61 +74,57 @@ def subgroups(task: tasks.Task, sym: symmetry.SymmetryGroup) -> list[dict]:
         generators = reflections + [sym.rotation(d % p)] if rotations else reflections
         elements = sym.generate(generators)
         assert len(elements) == order
-        out.append(
-            {
-                "name": "<s>" if d == p else f"<r^{d}, s>",
-                "elements": list(elements),
-                "reflections": reflections,
-            }
-        )
+        name = "<s>" if d == p else f"<r^{d}, s>"
+        out.append(Subgroup(name, tuple(elements), tuple(reflections)))
     return out
 
 
 @cli.entry_point
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    p = args.p or (16 if args.quick else 32)
-    iters = args.iters or (20 if args.quick else 60)
+    seeds = cli.sized(args, "seeds")
+    if seeds != 1:  # fixed partitions from M0 = I leave nothing to a seed
+        raise InvalidArgument("seeds", f"the runs are deterministic; give 1, got {seeds}")
+    iters = cli.sized(args, "iters")
     config = rfm.RFMConfig("gaussian", iters, save_every=1).validate()
     rfm.check_scalars(bandwidth=args.bandwidth)
+    budget = cli.memory_budget_from_args(args)
     if args.top < 1:
         raise InvalidArgument("top", f"must be >= 1, got {args.top}")
+    p = cli.sized(args, "p")
     task = tasks.make_task("x+y", p=p)
     sym = symmetry.symmetry_group(task)
     groups = subgroups(task, sym)
-    budget = cli.memory_budget_from_args(args)
 
     print(f"{task.name}: {len(groups)} subgroups, {iters} iterations")
-    splits = partition.degenerate_splits(sym, [g["reflections"] for g in groups])
+    splits = partition.degenerate_splits(sym, [g.reflections for g in groups])
     result, parts = sweep.run_splits(
         task, config, splits, bandwidth=args.bandwidth, memory_budget=budget
     )
-    settings = [
-        {"task": task.name, "subgroup": g["name"], "order": len(g["elements"])} for g in groups
-    ]
+    settings = [{"task": task.name, "subgroup": g.name, "order": len(g.elements)} for g in groups]
     records = sweep.run_records(settings, result, parts)
     basis = representation.score_basis(sym)
-    top = max(args.top, max(len(g["elements"]) for g in groups))
+    top = max(args.top, max(len(g.elements) for g in groups))
     rep, _ = symmetry.element_classes(sym)
-    measure.feature_records(sym, basis, result, records, splits, top=top)
+    measure.feature_records(sym, result, records, splits, top=top, basis=basis)
     s_only = symmetry.subgroup_mask(sym, [sym.reflection(0)])
     summary, panels = [], []
     pi = symmetry.representation(sym)
     for g, r, M in zip(groups, records, result.M, strict=True):
         f = r["features"]
         mask = np.zeros(sym.order, bool)
-        mask[g["elements"]] = True
+        mask[list(g.elements)] = True
         f["energy"].update(
             representation.energy_report(M, basis, {"subgroup": mask, "s_only": s_only})
         )
         # H's classes {h, h^-1} other than the identity; how many of the top-ranked are in H.
-        in_h = {rep[e] for e in g["elements"]} - {sym.identity}
+        in_h = {rep[e] for e in g.elements} - {sym.identity}
         k = len(in_h)
         top_k = [t["element"] for t in f["top"][:k]]
         summary.append(
             {
-                "subgroup": g["name"],
-                "order": len(g["elements"]),
+                "subgroup": g.name,
+                "order": len(g.elements),
                 "train_acc": r["train_acc"][-1],
                 "test_acc": r["test_acc"][-1],
                 "stabilizer_order": len(f["stabilizer"]),
@@ -130,9 +139,9 @@ def main(argv=None) -> dict:
         panels.append(
             {
                 "M": np.asarray(M),
-                "pi": np.clip(pi[g["elements"]].sum(axis=0), 0, 1),
-                "title": f"{task.name}, test = fixed points of {g['name']}'s reflections: M",
-                "pi_title": f"support of Pi(h), h in {g['name']} (order {len(g['elements'])}); "
+                "pi": np.clip(pi[list(g.elements)].sum(axis=0), 0, 1),
+                "title": f"{task.name}, test = fixed points of {g.name}'s reflections: M",
+                "pi_title": f"support of Pi(h), h in {g.name} (order {len(g.elements)}); "
                 f"share beyond I {summary[-1]['subgroup_share']:.3f}",
             }
         )
@@ -164,7 +173,7 @@ def main(argv=None) -> dict:
                 "paper": experiment.DEGENERATE_TEST_ACC,
                 "measured_mean": row["test_acc"],
                 **base,
-                "note": "PAPER.md 5.6: never generalises",
+                "note": "arXiv 2604.00316, Fig. 3: never generalises",
             },
             {
                 "quantity": "M beyond I explained by span{Pi(h) : h in H}",

@@ -5,11 +5,11 @@ and quadratic kernels, x+y mod 61 with the fixed points of s held out.
     python -m experiments.fig1            # paper-sized: p = 61, 60 iterations, 5 seeds
     python -m experiments.fig1 --quick    # CPU-sized: p = 19, 20 iterations, 2 seeds
 
-Random moves break the partition's symmetry {id, s} and RFM generalises; moving a pair
-{x, s x} keeps it and RFM does not (PAPER.md section 5, items 2-3). Each (kernel, move)
-row is one resumable sweep under ``OUT/<row>/``. Writes ``OUT/results.json`` and
-``OUT/fig1.png`` (final test accuracy against m, one panel per kernel) and prints the
-table of measured values beside the paper's.
+Random moves break the partition's symmetry {id, s} and RFM generalises; moving a pair {x, s x}
+keeps it and RFM does not (arXiv 2604.00316, §3.1; docs/science.md R2–R3). Each (kernel, move) row
+is one resumable sweep under ``OUT/<row>/``. Writes ``OUT/results.json`` and ``OUT/fig1.png`` (final
+test accuracy against m, one panel per kernel) and prints the table of measured values beside the
+paper's.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from __future__ import annotations
 import argparse
 
 from grokrfm import cli, experiment
-from grokrfm.experiment import Row
+from grokrfm.experiment import TABLE1, Row
 
 KERNELS = ("gaussian", "quadratic")
-# Table 1 (PAPER.md 5.2) gives the random-move values at p = 61.
-TABLE1 = {"gaussian": {0: 0.0, 1: 0.98}, "quadratic": {0: 0.0, 100: "62-70%", 200: "80-91%"}}
-PAIRS_CLAIM = dict(claim="~0%", note="PAPER.md 5.3: moving reflected pairs never helps")
+PAIRS_CLAIM = dict(
+    claim="~0%",
+    note="arXiv 2604.00316, §3.1, Fig. 1 (docs/science.md R3): moving reflected pairs never helps",
+)
 
 
 def rows(quick: bool) -> list[Row]:
@@ -33,7 +34,9 @@ def rows(quick: bool) -> list[Row]:
     pairs = (0, 1, 5, 20) if quick else (0, 1, 2, 5, 10, 20, 50)
     out = []
     for kernel in KERNELS:
-        out.append(Row("x+y", p, kernel, ("0",), "points", points, TABLE1[kernel], note="Table 1"))
+        # Table 1 gives the random-move values at p = 61.
+        table1 = TABLE1[kernel, "x+y"]
+        out.append(Row("x+y", p, kernel, ("0",), "points", points, table1, note="Table 1"))
         out.append(Row("x+y", p, kernel, ("0",), "pairs", pairs, **PAIRS_CLAIM))
     return out
 

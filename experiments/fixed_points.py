@@ -1,4 +1,4 @@
-"""Moving fixed points into training does not help (PAPER.md section 5, item 4):
+"""Moving fixed points into training does not help (arXiv 2604.00316, App. D.1; docs/science.md R4):
 Gaussian RFM mod 53 on x+y holding out the fixed points of s, and on x*y holding out
 those of sr^13, with m of the held-out fixed points moved into the training set.
 
@@ -18,7 +18,10 @@ import argparse
 from grokrfm import cli, experiment
 from grokrfm.experiment import Row
 
-CLAIM = dict(claim="~0%", note="PAPER.md 5.4: moving fixed points into training does not help")
+CLAIM = dict(
+    claim="~0%",
+    note="arXiv 2604.00316, App. D.1: moving fixed points into training does not help",
+)
 
 
 def rows(quick: bool) -> list[Row]:

@@ -8,12 +8,13 @@ For each group G (task ``a . b``) the symmetry groups are computed
 (:mod:`grokrfm.computed_symmetry`): the label-preserving group ``lp`` (Dih(G) for abelian
 G, G's right-regular action otherwise) and the autotopism group ``atp`` (with operand
 swaps; enumerated when it has at most ELEMENT_LIMIT elements). The partitions are the
-families of :func:`grokrfm.diagnosis.group_families`: random splits; for abelian G the
+families of :func:`grokrfm.families.group_families`: random splits; for abelian G the
 fixed points of a reflection (Section 3), with random points or reflected pairs moved to
 test; unions of orbits of a label-preserving rotation; and, label-permuting only, the
 fixed points of an automorphism phi acting on both operands, with random points moved,
 and unions of phi's orbits. Every partition's stabiliser order in lp and atp (and the
-fraction of test points a stabiliser element fixes) is computed before RFM runs.
+fraction of test points a stabiliser element fixes) is computed before RFM runs
+(:mod:`grokrfm.analysis.stabilizer`).
 
 Writes ``OUT/results.json`` (the symmetry report, the summary rows, every run) and
 ``OUT/summary.png``, and prints both tables.
@@ -22,12 +23,23 @@ Writes ``OUT/results.json`` (the symmetry report, the summary rows, every run) a
 from __future__ import annotations
 
 import argparse
+from typing import NamedTuple
 
-import numpy as np
-
-from grokrfm import cli, experiment, families, partition, report, results, sweep, symmetry, tasks
+from grokrfm import (
+    cli,
+    experiment,
+    families,
+    partition,
+    report,
+    results,
+    rfm,
+    sweep,
+    symmetry,
+    tasks,
+)
 from grokrfm import computed_symmetry as cs
 from grokrfm.analysis import stabilizer
+from grokrfm.tasks import Task
 
 GROUPS = ("Z3xZ3", "Z2xZ4", "Z2^3", "S3", "D4", "Q8", "A4", "S4")
 QUICK_GROUPS = ("Z3xZ3", "S3")
@@ -55,14 +67,53 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m experiments.groups_summary", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--quick", action="store_true", help="CPU-sized variant (minutes)")
-    parser.add_argument("--groups", nargs="+", default=None, help=f"default {GROUPS}")
-    parser.add_argument("--fraction", type=float, default=0.9, help="random/orbit train frac")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds (5; quick 2)")
-    parser.add_argument("--iters", type=int, default=None, help="RFM iterations (30; quick 15)")
-    parser.add_argument("--bandwidth", type=float, default=2.5, help="Gaussian L (2.5)")
-    parser.add_argument("--out", default="results/groups_summary", help="output folder")
+    cli.add_common_arguments(
+        parser,
+        out="results/groups_summary",
+        seeds=cli.Sized(5, 2),
+        iterations=cli.Sized(30, 15),
+        chunks=False,
+    )
+    cli.add_sized(parser, "--groups", cli.Sized(GROUPS, QUICK_GROUPS), "groups", nargs="+")
+    parser.add_argument(
+        "--fraction",
+        type=float,
+        default=0.9,
+        help="training fraction of the random splits and orbit unions (0.9)",
+    )
     return parser.parse_args(argv)
+
+
+class GroupsSummaryOptions(NamedTuple):
+    """The resolved, validated command line (:func:`options_from_args`)."""
+
+    groups: tuple[str, ...]
+    tasks: list[Task]
+    fraction: float
+    seeds: list[int]
+    config: rfm.RFMConfig
+    bandwidth: float
+    memory_budget: int | None
+
+
+def options_from_args(args: argparse.Namespace) -> GroupsSummaryOptions:
+    """Every flag resolved and validated, before any compute.
+
+    Raises:
+      InvalidArgument: naming ``groups``, ``fraction``, ``seeds``, ``iters``,
+        ``bandwidth`` or ``memory_budget``.
+    """
+    names = tuple(cli.sized(args, "groups"))
+    rfm.check_scalars(bandwidth=args.bandwidth)
+    return GroupsSummaryOptions(
+        groups=names,
+        tasks=families.group_tasks(names),
+        fraction=partition.check_fraction(args.fraction),
+        seeds=cli.check_seeds(cli.sized(args, "seeds")),
+        config=experiment.kernel_config("gaussian", cli.sized(args, "iters")),
+        bandwidth=args.bandwidth,
+        memory_budget=cli.memory_budget_from_args(args),
+    )
 
 
 def dihedral_report() -> list[dict]:
@@ -89,104 +140,56 @@ def dihedral_report() -> list[dict]:
     return rows
 
 
-def symmetry_report(task) -> tuple[dict, symmetry.SymmetryGroup, symmetry.SymmetryGroup | None]:
-    lp = cs.label_preserving_group(task)
-    atp = cs.autotopism_group(task, swap=True)
-    keep = cs.autotopism_group(task, swap=False)
-    atp_sym = cs.to_symmetry_group(atp) if atp.order <= cs.ELEMENT_LIMIT else None
-    info = {
-        "group": task.group.name,
-        "order": task.n,
-        "abelian": tasks.is_abelian(task.group),
-        "lp_order": lp.order,
-        "lp_structure": cs.structure(lp),
-        "aut_order": atp.stabilizer_order,
-        "atp_order_no_swap": keep.order,
-        "atp_order": atp.order,
-        "atp_generators": list(atp.generator_names),
-        "atp_enumerated": atp_sym is not None,
-    }
-    return info, lp, atp_sym
+def run_group(task: Task, options: GroupsSummaryOptions) -> tuple[dict, list[dict], list[dict]]:
+    """Every family of partitions of one group, diagnosed and run in one batch.
 
-
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return float(np.mean(values)) if values else None
-
-
-def summary_rows(info: dict, records: list[dict]) -> list[dict]:
-    rows = []
-    for family in families.GROUP_FAMILIES:
-        runs = [r for r in records if r["setting"]["family"] == family]
-        if not runs:
-            continue
-        acc = np.array([r["test_acc"][-1] for r in runs])
-
-        def values(key, runs=runs):
-            return sorted({r["diagnostics"][key] for r in runs}, key=lambda v: (v is None, v))
-
-        rows.append(
-            {
-                "group": info["group"],
-                "order": info["order"],
-                "lp_order": info["lp_order"],
-                "atp_order": info["atp_order"],
-                "family": family,
-                "runs": len(runs),
-                "train_fraction": _mean([r["diagnostics"]["train_fraction"] for r in runs]),
-                "stabilizer_lp": "/".join(map(str, values("stabilizer_order_lp"))),
-                "fixes_test_lp": _mean([r["diagnostics"]["fixed_test_fraction_lp"] for r in runs]),
-                "stabilizer_atp": "/".join(map(str, values("stabilizer_order_atp"))),
-                "fixes_test_atp": _mean(
-                    [r["diagnostics"]["fixed_test_fraction_atp"] for r in runs]
-                ),
-                "unseen_labels": _mean([r["diagnostics"]["unseen_label_fraction"] for r in runs]),
-                "test_acc_mean": float(acc.mean()),
-                "test_acc_std": float(acc.std()),
-                "test_acc": f"{100 * acc.mean():.1f} ± {100 * acc.std():.1f}%",
-                "generalises": int((acc >= THRESHOLD).sum()),
-            }
-        )
-    return rows
+    Returns:
+      ``(info, rows, runs)``: the symmetry report, the per-family summary rows and the
+      run records (each with its ``"diagnostics"``).
+    """
+    groups = stabilizer.group_symmetries(task)
+    info = stabilizer.symmetry_report(task, groups)
+    batch = families.group_families(task, groups.lp, options.fraction, options.seeds)
+    batch = batch.labelled(group=task.group.name)
+    diagnostics = stabilizer.group_diagnostics(task, groups.diagnosed, batch.splits)
+    result, partitions = sweep.run_splits(
+        task,
+        options.config,
+        batch.splits,
+        bandwidth=options.bandwidth,
+        memory_budget=options.memory_budget,
+    )
+    runs = sweep.run_records(batch.settings, result, partitions)
+    for run, d in zip(runs, diagnostics, strict=True):
+        run["diagnostics"] = d
+    sizes = {k: info[k] for k in ("group", "order", "lp_order", "atp_order")}
+    rows = [{**sizes, **row} for row in stabilizer.group_family_rows(runs, THRESHOLD)]
+    return info, rows, runs
 
 
 @cli.entry_point
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    names = args.groups or (QUICK_GROUPS if args.quick else GROUPS)
-    fraction = partition.check_fraction(args.fraction)
-    seeds = cli.check_seeds(args.seeds if args.seeds is not None else (2 if args.quick else 5))
-    iterations = args.iters if args.iters is not None else (15 if args.quick else 30)
-    config = experiment.kernel_config("gaussian", iterations)
-    task_list = [tasks.group_task(name) for name in names]
-
+    options = options_from_args(args)
     dihedral = dihedral_report()
-    print("computed label-preserving group vs Dih(A) of PAPER.md section 2")
+    print("computed label-preserving group vs Dih(A) (arXiv 2604.00316, §3, App. A)")
     print(report.format_table(dihedral, [(k, k) for k in dihedral[0]]))
     infos, summary, records = [], [], []
-    for task in task_list:
-        info, lp, atp_sym = symmetry_report(task)
-        splits, settings = families.group_families(task, lp, fraction, seeds)
-        diagnostics = stabilizer.group_diagnostics(task, {"lp": lp, "atp": atp_sym}, splits)
-        result, partitions = sweep.run_splits(task, config, splits, bandwidth=args.bandwidth)
-        runs = sweep.run_records(
-            [{**s, "group": task.group.name} for s in settings], result, partitions
-        )
-        for run, d in zip(runs, diagnostics, strict=True):
-            run["diagnostics"] = d
+    for task in options.tasks:
+        info, rows, runs = run_group(task, options)
         infos.append(info)
-        summary += summary_rows(info, runs)
+        summary += rows
         records += runs
         print(f"{task.name}: |lp| = {info['lp_order']}, |Aut| = {info['aut_order']}, "
               f"|atp| = {info['atp_order']} ({len(runs)} runs)")  # fmt: skip
     print(report.format_table(summary, SUMMARY_COLUMNS))
     run_config = {
-        "groups": list(names),
-        "fraction": fraction,
-        "seeds": seeds,
-        "iterations": iterations,
+        "groups": list(options.groups),
+        "fraction": options.fraction,
+        "seeds": options.seeds,
+        "iterations": options.config.iterations,
         "kernel": "gaussian",
-        "bandwidth": args.bandwidth,
+        "bandwidth": options.bandwidth,
         "threshold": THRESHOLD,
         "element_limit": cs.ELEMENT_LIMIT,
         "quick": args.quick,

@@ -1,5 +1,6 @@
-"""Finding 4.1 (PAPER.md 5.8): M0 from a degenerate run predicts which test points RFM gets
-right on a random split; and the M0 transfer between reflections.
+"""Finding 4.1 (arXiv 2604.00316, Finding 4.1; docs/science.md R8): M0 from a degenerate run
+predicts which test points RFM gets right on a random split; and the M0 transfer between
+reflections.
 
     python -m experiments.orbit_predictions            # x+y, x-y mod 29, Z5 x Z7; 60 iterations
     python -m experiments.orbit_predictions --quick    # x+y, x-y mod 13, Z5 x Z7; 20 iterations
@@ -33,31 +34,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokrfm import (
-    cli,
-    experiment,
-    partition,
-    report,
-    results,
-    rfm,
-    sweep,
-    symmetry,
-    tasks,
-)
+from grokrfm import cli, experiment, partition, report, results, rfm, sweep, symmetry, tasks
 from grokrfm.analysis import orbits
 from grokrfm.errors import InvalidArgument
 
+P = cli.Sized(29, 13)
+ITERATIONS = cli.Sized(60, 20)
+SEEDS = cli.Sized(1, 1)
 
-class Row(NamedTuple):
+
+class OrbitTask(NamedTuple):
     """One task and the reflections (element indices) whose M0 is tried on it."""
 
     task: tasks.Task
     sym: symmetry.SymmetryGroup
-    reflections: list[int]
-    transfer: int | None  # the held-out reflection of the transfer, on this row's task
+    reflections: tuple[int, ...]
+    transfer: int | None  # the held-out reflection of the transfer, on this task
 
 
-class Options(NamedTuple):
+class OrbitOptions(NamedTuple):
+    """The resolved command line every batch shares."""
+
     config: rfm.RFMConfig
     seeds: list[int]
     ridges: list[float]
@@ -66,137 +63,187 @@ class Options(NamedTuple):
     budget: int | None
 
 
+class OrbitRuns(NamedTuple):
+    """The settings of the orbit batch, one ``(B,)`` array each (batch order).
+
+    Attributes:
+      ridge: the ridge of each run.
+      seed: the seed of its random split.
+      start: which M0 it starts from: ``i`` is M_k for the i-th reflection of the
+        :class:`OrbitTask`, ``len(reflections)`` is the identity.
+    """
+
+    ridge: np.ndarray
+    seed: np.ndarray
+    start: np.ndarray
+
+
+class TransferRuns(NamedTuple):
+    """The settings of the transfer batch (test = Fix(transfer) in every run), ``(B,)``.
+
+    Attributes:
+      ridge: the ridge of each run.
+      start: M0 = M_k for the ``start``-th reflection of the :class:`OrbitTask`.
+    """
+
+    ridge: np.ndarray
+    start: np.ndarray
+
+
+def product(runs: type[NamedTuple], *axes) -> NamedTuple:
+    """``runs`` with one ``(B,)`` array per field: every combination of ``axes`` (one
+    sequence per field), the first axis slowest."""
+    grids = np.meshgrid(*(np.asarray(a) for a in axes), indexing="ij")
+    return runs(*(g.ravel() for g in grids))
+
+
+def first_run(runs: NamedTuple, **fields) -> int:
+    """The batch index of the first run whose settings have the given values."""
+    match = np.logical_and.reduce([getattr(runs, k) == v for k, v in fields.items()])
+    return int(np.flatnonzero(match)[0])
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m experiments.orbit_predictions", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--quick", action="store_true", help="CPU-sized variant (a few minutes)")
-    parser.add_argument("--p", type=int, default=None, help="modulus of x+y, x-y (29; quick 13)")
+    cli.add_common_arguments(
+        parser,
+        out="results/orbit_predictions",
+        seeds=SEEDS,
+        iterations=ITERATIONS,
+        seeds_help="random splits",
+        chunks=False,
+    )
+    cli.add_sized(parser, "--p", P, "modulus of x+y, x-y", type=int)
     parser.add_argument("--ops", nargs="*", default=["x+y", "x-y"], help="operations (x+y x-y)")
-    parser.add_argument("--group", type=int, nargs="+", default=[5, 7], metavar="N")
+    parser.add_argument(
+        "--group", type=int, nargs="+", default=[5, 7], metavar="N", help="product factors (5 7)"
+    )
     parser.add_argument("--product-reflection", default="2,3", help="the product's sr^k (2,3)")
     parser.add_argument("--no-product", action="store_true", help="skip the product group")
     parser.add_argument("--transfer-k", default="0", help="held-out sr^k of the transfer (0)")
     parser.add_argument("--no-transfer", action="store_true", help="skip the transfer")
-    parser.add_argument("--ridges", type=float, nargs="+", default=[0.0, 1e-8], metavar="R")
+    parser.add_argument(
+        "--ridges",
+        type=float,
+        nargs="+",
+        default=[0.0, 1e-8],
+        metavar="R",
+        help="ridges, each run and reported separately (0 1e-8)",
+    )
     parser.add_argument("--fraction", type=float, default=0.5, help="random split (0.5)")
-    parser.add_argument("--seeds", type=int, default=1, help="random splits (1)")
-    parser.add_argument("--iters", type=int, default=None, help="iterations (60; quick 20)")
-    parser.add_argument("--bandwidth", type=float, default=2.5, help="Gaussian L (2.5)")
-    parser.add_argument("--memory-budget", type=float, default=None, metavar="GIB")
-    parser.add_argument("--out", default="results/orbit_predictions", help="output folder")
     return parser.parse_args(argv)
 
 
-def plan(args) -> tuple[list[Row], Options]:
-    """The rows and options, validated before any compute."""
-    p = args.p or (13 if args.quick else 29)
-    config = rfm.RFMConfig("gaussian", args.iters or (20 if args.quick else 60)).validate()
-    rfm.check_scalars(bandwidth=args.bandwidth, ridge=args.ridges)
+def plan(args) -> tuple[list[OrbitTask], OrbitOptions]:
+    """The tasks and options, validated before any compute."""
+    config = rfm.RFMConfig("gaussian", cli.sized(args, "iters")).validate()
+    seeds = cli.check_seeds(cli.sized(args, "seeds"))
+    rfm.check_scalars(bandwidth=args.bandwidth)
+    for r in args.ridges:
+        if not (np.isfinite(r) and r >= 0):
+            raise InvalidArgument("ridges", f"must be finite and >= 0, got {r}")
+    if len(set(args.ridges)) != len(args.ridges):
+        raise InvalidArgument("ridges", f"give each ridge once, got {args.ridges}")
     partition.check_fraction(args.fraction)
+    budget = cli.memory_budget_from_args(args)
     rows = []
     for op in args.ops:
         if op not in ("x+y", "x-y"):
             raise InvalidArgument("ops", f"orbit predictions are for x+y and x-y, got {op!r}")
-        task = tasks.make_task(op, p=p)
+        task = tasks.make_task(op, p=cli.sized(args, "p"))
         sym = symmetry.symmetry_group(task)
         transfer = None
         if op == "x+y" and not args.no_transfer:
             transfer = sym.reflection(args.transfer_k, "transfer_k")
-        rows.append(Row(task, sym, list(range(task.n, 2 * task.n)), transfer))
+        rows.append(OrbitTask(task, sym, tuple(range(task.n, 2 * task.n)), transfer))
     if not args.no_product:
         task = tasks.make_task("x+y", group=args.group)
         sym = symmetry.symmetry_group(task)
         refl = sym.reflection(args.product_reflection, "product_reflection")
-        rows.append(Row(task, sym, [refl], None))
+        rows.append(OrbitTask(task, sym, (refl,), None))
     if not rows:
         raise InvalidArgument("ops", "nothing to run: give --ops or drop --no-product")
     for row in rows:
         partition.train_count(row.task.n_points, args.fraction)
-    options = Options(
-        config,
-        cli.check_seeds(args.seeds),
-        list(args.ridges),
-        args.fraction,
-        args.bandwidth,
-        cli.memory_budget_from_args(args),
-    )
+    options = OrbitOptions(config, seeds, list(args.ridges), args.fraction, args.bandwidth, budget)
     return rows, options
 
 
-def run_orbits(row: Row, M: jax.Array, opts: Options):
-    """Random splits from every M_k and from I, for every (ridge, seed): one batch.
+class OrbitBatch(NamedTuple):
+    """A finished batch: its records (with the fields of :func:`orbits.orbit_fields`),
+    which grid points each run got right, Finding 4.1's prediction and the splits."""
 
-    Returns ``(records, correct, orbit, splits)``, runs ordered ridge, seed, M0.
-    """
-    task, sym = row.task, row.sym
-    per_seed = len(row.reflections) + 1
-    eye = jnp.eye(2 * task.n, dtype=M.dtype)[None]
-    M0_one = jnp.concatenate([M, eye])  # (R + 1, 2n, 2n)
-    reps = len(opts.ridges) * len(opts.seeds)
-    splits = partition.fraction_splits(task.n_points, opts.fraction, opts.seeds, per_seed)
-    splits = jax.tree.map(lambda x: jnp.tile(x, (len(opts.ridges), 1)), splits)
-    M0 = jnp.tile(M0_one, (reps, 1, 1))
-    ridges = np.repeat(opts.ridges, len(opts.seeds) * per_seed)
+    records: list[dict]
+    correct: jax.Array
+    orbit: orbits.OrbitPrediction
+    splits: partition.Split
+
+
+def run_batch(row: OrbitTask, opts: OrbitOptions, splits, ridges, M0, masks, settings):
+    """Run ``splits`` from ``M0`` at ``ridges`` (one per run) in one call, and compare
+    what each run got right with the orbit of its subgroup ``masks`` (one per run)."""
     result, parts = sweep.run_splits(
-        task, opts.config, splits, opts.bandwidth, ridges, M0=M0, memory_budget=opts.budget
+        row.task, opts.config, splits, opts.bandwidth, ridges, M0=M0, memory_budget=opts.budget
     )
-    masks = np.stack(
-        [symmetry.subgroup_mask(sym, [e]) for e in row.reflections]
-        + [symmetry.subgroup_mask(sym, [])]
-    )
-    masks = np.tile(masks, (reps, 1))
     correct, orbit = orbits.outcomes(
-        sym, opts.config.kernel, result, parts, splits, masks, opts.bandwidth
+        row.sym, opts.config.kernel, result, parts, splits, masks, opts.bandwidth
     )
-    labels = [sym.names[e] for e in row.reflections] + ["I"]
-    settings = [
-        {"task": task.name, "part": "orbits", "ridge": float(r), "M0": label, "seed": s}
-        for r in opts.ridges
-        for s in opts.seeds
-        for label in labels
-    ]
     records = sweep.run_records(settings, result, parts)
     for r, extra in zip(records, orbits.orbit_fields(correct, orbit, splits), strict=True):
         r.update(extra)
-    return records, correct, orbit, splits
+    return OrbitBatch(records, correct, orbit, splits)
 
 
-def run_transfer(row: Row, M: jax.Array, opts: Options):
-    """Fix(sr^k) held out, M0 = M_m for every m, every ridge: one batch."""
-    task, sym = row.task, row.sym
-    R = len(row.reflections)
-    held = partition.degenerate_splits(sym, [[row.transfer]] * (R * len(opts.ridges)))
-    M0 = jnp.tile(M, (len(opts.ridges), 1, 1))
-    ridges = np.repeat(opts.ridges, R)
-    result, parts = sweep.run_splits(
-        task, opts.config, held, opts.bandwidth, ridges, M0=M0, memory_budget=opts.budget
-    )
-    masks = np.tile(
-        np.stack([symmetry.subgroup_mask(sym, [e]) for e in row.reflections]),
-        (
-            len(opts.ridges),
-            1,
-        ),
-    )
-    correct, orbit = orbits.outcomes(
-        sym, opts.config.kernel, result, parts, held, masks, opts.bandwidth
-    )
+def reflection_masks(row: OrbitTask) -> np.ndarray:
+    """``(R, |G|)`` the subgroup {id, sr^k} of each of the row's reflections."""
+    return np.stack([symmetry.subgroup_mask(row.sym, [e]) for e in row.reflections])
+
+
+def run_orbits(row: OrbitTask, M: jax.Array, opts: OrbitOptions) -> tuple[OrbitRuns, OrbitBatch]:
+    """Random splits from every M_k and from I, for every (ridge, seed): one batch."""
+    sym, R = row.sym, len(row.reflections)
+    runs = product(OrbitRuns, opts.ridges, opts.seeds, np.arange(R + 1))
+    starts = jnp.concatenate([M, jnp.eye(2 * row.task.n, dtype=M.dtype)[None]])
+    masks = np.concatenate([reflection_masks(row), symmetry.subgroup_mask(sym, [])[None]])
+    labels = [sym.names[e] for e in row.reflections] + ["I"]
     settings = [
         {
-            "task": task.name,
+            "task": row.task.name,
+            "part": "orbits",
+            "ridge": float(r),
+            "M0": labels[k],
+            "seed": int(s),
+        }
+        for r, s, k in zip(*runs, strict=True)
+    ]
+    splits = partition.fraction_splits(row.task.n_points, opts.fraction, runs.seed)
+    batch = run_batch(
+        row, opts, splits, runs.ridge, starts[runs.start], masks[runs.start], settings
+    )
+    return runs, batch
+
+
+def run_transfer(
+    row: OrbitTask, M: jax.Array, opts: OrbitOptions
+) -> tuple[TransferRuns, OrbitBatch]:
+    """Fix(sr^k) held out, M0 = M_m for every m, every ridge: one batch."""
+    sym = row.sym
+    runs = product(TransferRuns, opts.ridges, np.arange(len(row.reflections)))
+    settings = [
+        {
+            "task": row.task.name,
             "part": "transfer",
             "ridge": float(r),
             "held_out": sym.names[row.transfer],
-            "M0": sym.names[e],
+            "M0": sym.names[row.reflections[k]],
         }
-        for r in opts.ridges
-        for e in row.reflections
+        for r, k in zip(*runs, strict=True)
     ]
-    records = sweep.run_records(settings, result, parts)
-    for r, extra in zip(records, orbits.orbit_fields(correct, orbit, held), strict=True):
-        r.update(extra)
-    return records, correct, orbit, held
+    held = partition.degenerate_splits(sym, [[row.transfer]] * len(runs.start))
+    masks = reflection_masks(row)[runs.start]
+    return runs, run_batch(row, opts, held, runs.ridge, M[runs.start], masks, settings)
 
 
 def _stats(values) -> tuple[float, float, float]:
@@ -252,7 +299,7 @@ def orbit_summary(task: tasks.Task, records: list[dict], ridge: float, fraction:
     return row, comparison
 
 
-def transfer_summary(row: Row, records: list[dict], ridge: float):
+def transfer_summary(row: OrbitTask, records: list[dict], ridge: float):
     mine = [r for r in records if r["setting"]["ridge"] == ridge]
     name = row.sym.names[row.transfer]
     other = [r for r in mine if r["setting"]["M0"] != name]
@@ -298,13 +345,14 @@ def transfer_summary(row: Row, records: list[dict], ridge: float):
     return summary, comparison
 
 
-def grid_panel(sym, b, splits, correct, orbit, axis_element, title) -> dict:
+def grid_panel(sym, batch: OrbitBatch, b: int, axis_element: int, title: str) -> dict:
+    """Run ``b`` of ``batch`` on the grid, with the fixed points of ``axis_element``."""
     return {
         "n": sym.task.n,
-        "train": np.asarray(splits.train[b]),
-        "test": np.asarray(splits.test[b]),
-        "correct": np.asarray(correct[b]),
-        "predicted": np.asarray(orbit.predicted[b]),
+        "train": np.asarray(batch.splits.train[b]),
+        "test": np.asarray(batch.splits.test[b]),
+        "correct": np.asarray(batch.correct[b]),
+        "predicted": np.asarray(batch.orbit.predicted[b]),
         "axis": sym.fixed_points([axis_element]),
         "title": title,
     }
@@ -351,7 +399,8 @@ def main(argv=None) -> dict:
         deg_result, _ = sweep.run_splits(
             task, opts.config, degenerate, opts.bandwidth, memory_budget=opts.budget
         )
-        records, correct, orbit, splits = run_orbits(row, deg_result.M, opts)
+        runs, batch = run_orbits(row, deg_result.M, opts)
+        records = batch.records
         print_runs(records)
         all_records.extend(records)
         for ridge in opts.ridges:
@@ -361,33 +410,30 @@ def main(argv=None) -> dict:
             comparison.extend(c)
         # Grid figures: the last ridge's first-seed runs for up to three reflections.
         R = len(row.reflections)
-        offset = (len(opts.ridges) - 1) * len(opts.seeds) * (R + 1)
         for i in dict.fromkeys([0, R // 2, R - 1]):
-            b = offset + i
+            b = first_run(runs, ridge=opts.ridges[-1], seed=opts.seeds[0], start=i)
             title = (
                 f"{task.name}, M0 from {sym.names[row.reflections[i]]}, ridge {opts.ridges[-1]:g}"
                 f"\nprecision {records[b]['precision']:.2f}, recall {records[b]['recall']:.2f}"
             )
-            panels.append(grid_panel(sym, b, splits, correct, orbit, row.reflections[i], title))
+            panels.append(grid_panel(sym, batch, b, row.reflections[i], title))
         if row.transfer is None:
             continue
-        t_records, t_correct, t_orbit, held = run_transfer(row, deg_result.M, opts)
-        all_records.extend(t_records)
+        t_runs, transfer = run_transfer(row, deg_result.M, opts)
+        all_records.extend(transfer.records)
         print(f"transfer: test = Fix({sym.names[row.transfer]}), M0 from each sr^m")
-        print_runs(t_records)
+        print_runs(transfer.records)
         for ridge in opts.ridges:
-            s, c = transfer_summary(row, t_records, ridge)
+            s, c = transfer_summary(row, transfer.records, ridge)
             summary.append(s)
             comparison.extend(c)
-        b = (len(opts.ridges) - 1) * R + next(
-            i for i, e in enumerate(row.reflections) if e != row.transfer
-        )
-        m = t_records[b]["setting"]["M0"]
+        other = next(i for i, e in enumerate(row.reflections) if e != row.transfer)
+        b = first_run(t_runs, ridge=opts.ridges[-1], start=other)
         title = (
             f"transfer: test = Fix({sym.names[row.transfer]}),\n"
-            f"M0 from {m}, ridge {opts.ridges[-1]:g}"
+            f"M0 from {sym.names[row.reflections[other]]}, ridge {opts.ridges[-1]:g}"
         )
-        panels.append(grid_panel(sym, b, held, t_correct, t_orbit, row.transfer, title))
+        panels.append(grid_panel(sym, transfer, b, row.transfer, title))
 
     print(report.format_comparison(comparison))
     from grokrfm import plotting

@@ -1,13 +1,14 @@
-"""Symmetry breaking on other groups (PAPER.md section 5, item 5): x*y mod 61 holding out
-the fixed points of sr^35 and x/y mod 53 holding out those of sr^27, with random training
-points moved to test (they generalise); and C5 x C11 (x+y on Z_5 x Z_11) holding out the
-fixed points of sr^(3,2), with random points moved (generalises) or reflected pairs moved
-(does not).
+"""Symmetry breaking on other groups (arXiv 2604.00316, App. D.2; docs/science.md R5): x*y mod 61
+holding out the fixed points of sr^35 and x/y mod 53 holding out those of sr^27, with random
+training points moved to test (they generalise); and C5 x C11 (x+y on Z_5 x Z_11) holding out the
+fixed points of sr^(3,2), with random points moved (generalises) or reflected pairs moved (does
+not).
 
     python -m experiments.other_groups            # paper-sized: 60 iterations, 5 seeds
     python -m experiments.other_groups --quick    # CPU-sized: p = 19, Z_3 x Z_7, 2 seeds
 
-PAPER.md does not name the kernel of these figures; the Gaussian kernel (L = 2.5) is
+arXiv 2604.00316 uses both Gaussian and quadratic kernels in these
+figures (Figs. 6–7; docs/science.md R5); the Gaussian kernel (L = 2.5) is
 used throughout. Writes ``OUT/results.json`` and ``OUT/other_groups.png`` (final test
 accuracy against m, one panel per task, random points against reflected pairs).
 """
@@ -19,7 +20,7 @@ import argparse
 from grokrfm import cli, experiment
 from grokrfm.experiment import Row
 
-NOTE = "PAPER.md 5.5"
+NOTE = "arXiv 2604.00316, App. D.2"
 GENERALISES = dict(claim="generalises", note=f"{NOTE}: random moves generalise")
 NEVER = dict(claim="~0%", note=f"{NOTE}: moving reflected pairs does not help")
 

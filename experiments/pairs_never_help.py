@@ -1,6 +1,6 @@
-"""Moving reflected pairs never helps (PAPER.md section 5, item 3): quadratic RFM on x*y
-mod 53 holding out the fixed points of sr^13, and Gaussian RFM on x/y mod 47 holding out
-those of sr^27, with 0 to 50 pairs {x, sr^k x} moved from training to test.
+"""Moving reflected pairs never helps (arXiv 2604.00316, §3.1, Fig. 1; docs/science.md R3):
+quadratic RFM on x*y mod 53 holding out the fixed points of sr^13, and Gaussian RFM on x/y mod 47
+holding out those of sr^27, with 0 to 50 pairs {x, sr^k x} moved from training to test.
 
     python -m experiments.pairs_never_help            # paper-sized: 60 iterations, 5 seeds
     python -m experiments.pairs_never_help --quick    # CPU-sized: p = 19 and 17, 2 seeds
@@ -19,7 +19,10 @@ import argparse
 from grokrfm import cli, experiment, report
 from grokrfm.experiment import Row
 
-CLAIM = dict(claim="~0%", note="PAPER.md 5.3: moving reflected pairs never helps")
+CLAIM = dict(
+    claim="~0%",
+    note="arXiv 2604.00316, §3.1, Fig. 1 (docs/science.md R3): moving reflected pairs never helps",
+)
 
 
 def rows(quick: bool) -> list[Row]:

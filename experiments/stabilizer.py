@@ -4,7 +4,7 @@ of the partition is trivial" predict "RFM generalises"?
     python -m experiments.stabilizer            # x+y mod 31, 30 iterations, 300 partitions
     python -m experiments.stabilizer --quick    # CPU minutes: p = 17, 20 iterations, 60
 
-The partitions come in families (:mod:`grokrfm.diagnosis`): random splits at training
+The partitions come in families (:mod:`grokrfm.families`): random splits at training
 fractions 0.3-0.7; degenerate splits for one or several reflections; their perturbations
 (random points or reflected pairs moved to test, fixed points moved to training); unions
 of orbits of random subgroups (H non-trivial by construction) and random splits of the
@@ -23,15 +23,18 @@ record, the stabiliser report) and ``OUT/confusion.png``, and prints the tables.
 from __future__ import annotations
 
 import argparse
+from typing import NamedTuple
 
 import numpy as np
 
 from grokrfm import (
     cli,
     families,
+    kernels,
     partition,
     report,
     results,
+    rfm,
     sweep,
     symmetry,
     tasks,
@@ -75,44 +78,94 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m experiments.stabilizer", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--quick", action="store_true", help="CPU-sized variant (minutes)")
-    cli.add_task_arguments(parser, op="x+y", p=31)
-    cli.add_rfm_arguments(parser, iters=30)
-    parser.set_defaults(iters=None, chunk_runs=20)
-    parser.add_argument(
-        "--partitions",
+    cli.add_common_arguments(
+        parser,
+        out="results/stabilizer",
+        seeds=cli.Sized(2, 2),
+        iterations=cli.Sized(30, 20),
+        seeds_help="random draws per setting",
+        chunks=False,
+    )
+    cli.add_sized(
+        parser,
+        "--chunk-runs",
+        cli.Sized(20, 20),
+        "runs per saved chunk; a rerun of the same command resumes from the chunks saved under OUT",
         type=int,
+        metavar="R",
+    )
+    g = parser.add_argument_group("task")
+    g.add_argument("--op", default="x+y", help=f"operation, one of {tasks.OPERATIONS} (x+y)")
+    cli.add_sized(g, "--p", cli.Sized(31, 17), "modulus", type=int)
+    g.add_argument(
+        "--group",
+        type=int,
+        nargs="+",
         default=None,
         metavar="N",
-        help=f"how many partitions, over all families (300; quick 60; at least "
-        f"{families.MIN_PARTITIONS})",
+        help="abelian product Z_N1 x ... x Z_Nk instead of --p (x+y, x-y)",
     )
-    parser.add_argument(
+    g = parser.add_argument_group("RFM")
+    g.add_argument("--kernel", default="gaussian", help=f"one of {tuple(kernels.KERNELS)}")
+    g.add_argument("--ridge", type=float, default=0.0, help="lambda (default 0: exact)")
+    g.add_argument("--power", type=float, default=0.5, help="M <- AGOP^power (default 0.5)")
+    g.add_argument("--no-centre", action="store_true", help="do not centre the gradients")
+    g.add_argument("--normalize", action="store_true", help="divide M by its max entry")
+    g = parser.add_argument_group("partitions")
+    cli.add_sized(
+        g,
+        "--partitions",
+        cli.Sized(300, 60),
+        f"how many partitions, over all families (at least {families.MIN_PARTITIONS})",
+        type=int,
+        metavar="N",
+    )
+    g.add_argument(
         "--threshold",
         type=float,
         default=0.5,
         help="a run generalises when its final test accuracy is at least this (0.5)",
     )
-    parser.add_argument(
+    cli.add_sized(
+        g,
         "--union-fraction",
+        cli.Sized(0.5, 0.7),
+        "training fraction of the orbit unions and their matched random splits (at p <= 19 "
+        "random 50%% splits do not generalise)",
         type=float,
-        default=None,
-        help="training fraction of the orbit unions and their matched random splits "
-        "(0.5; quick 0.7, since at p <= 19 random 50%% splits do not generalise)",
     )
-    parser.add_argument("--seeds", type=int, default=2, help="random draws per setting (2)")
-    parser.add_argument(
+    g = parser.add_argument_group("stabiliser report (no RFM)")
+    g.add_argument(
         "--report-ops",
         nargs="*",
         default=["x*y", "x/y"],
         metavar="OP",
         help="operations whose degenerate partitions' stabilisers are reported (x*y x/y)",
     )
-    parser.add_argument(
-        "--report-p", type=int, default=None, help="modulus of that report (61; quick 17)"
-    )
-    parser.add_argument("--out", default="results/stabilizer", help="output folder")
+    cli.add_sized(g, "--report-p", cli.Sized(61, 17), "modulus of that report", type=int)
     return parser.parse_args(argv)
+
+
+class StabilizerOptions(NamedTuple):
+    """The resolved, validated command line (:func:`options_from_args`)."""
+
+    task: tasks.Task
+    config: rfm.RFMConfig
+    seeds: list[int]
+    partitions: int
+    threshold: float
+    union_fraction: float
+    report_p: int
+    report_groups: dict[str, symmetry.SymmetryGroup]
+    chunk_runs: int
+    memory_budget: int | None
+
+
+def task_from_args(args: argparse.Namespace) -> tasks.Task:
+    """``--op`` on Z_p (``--p``, sized) or on the product group ``--group``."""
+    if args.group is None:
+        return tasks.make_task(args.op, p=cli.sized(args, "p"))
+    return tasks.make_task(args.op, p=args.p, group=args.group)
 
 
 def report_groups(ops, p: int) -> dict[str, symmetry.SymmetryGroup]:
@@ -127,6 +180,44 @@ def report_groups(ops, p: int) -> dict[str, symmetry.SymmetryGroup]:
         except InvalidArgument as err:
             raise InvalidArgument("report_p", str(err).split(": ", 1)[1]) from None
     return groups
+
+
+def options_from_args(args: argparse.Namespace) -> StabilizerOptions:
+    """Every flag resolved and validated, before any compute.
+
+    Raises:
+      InvalidArgument: naming the flag (``p``, ``iters``, ``seeds``, ``partitions``,
+        ``threshold``, ``union_fraction``, ``report_p``, ...).
+    """
+    task = task_from_args(args)
+    rfm.check_scalars(args.bandwidth, args.ridge, args.power)
+    config = rfm.RFMConfig(
+        kernel=args.kernel,
+        iterations=cli.sized(args, "iters"),
+        centre=not args.no_centre,
+        normalize=args.normalize,
+    ).validate()
+    seeds = cli.check_seeds(cli.sized(args, "seeds"))
+    budget = cli.memory_budget_from_args(args)
+    cli.chunk_runs_from_args(args)
+    threshold = partition.check_fraction(args.threshold, "threshold")
+    union_fraction = partition.check_fraction(cli.sized(args, "union_fraction"), "union_fraction")
+    total = cli.sized(args, "partitions")
+    families.allocate(total)
+    report_p = cli.sized(args, "report_p")
+    groups = report_groups(args.report_ops, report_p)
+    return StabilizerOptions(
+        task,
+        config,
+        seeds,
+        total,
+        threshold,
+        union_fraction,
+        report_p,
+        groups,
+        cli.sized(args, "chunk_runs"),
+        budget,
+    )
 
 
 def parameters(setting: dict) -> str:
@@ -147,6 +238,28 @@ def print_stabilizer_report(op: str, p: int, rows: list[dict]) -> None:
             [("reflection", "reflection"), ("order", "|H|"), ("elements", "elements")],
         )
     )
+
+
+def print_tables(tables: dict, subsets: dict, rows: list[dict], wrong: dict, threshold: float):
+    """The confusion tables, the per-family rows and the mispredicted partitions."""
+    for prediction, labels in stabilizer.PREDICTIONS.items():
+        for key, title in subsets.items():
+            table = tables[prediction][key]
+            accuracy = table["prediction_accuracy"]
+            print(
+                f"\nprediction '{labels[0]} <=> test accuracy >= {threshold}', {title} "
+                f"({table['total']}): right for "
+                + (f"{accuracy:.3f}" if accuracy is not None else "-")
+            )
+            print(report.format_table(stabilizer.confusion_rows(table, labels), CONFUSION_COLUMNS))
+    print("\nper family")
+    shown = [{**r, "stabilizer_orders": str(r["stabilizer_orders"])} for r in rows]
+    print(report.format_table(shown, FAMILY_COLUMNS))
+    for prediction, labels in stabilizer.PREDICTIONS.items():
+        print(f"\npartitions where '{labels[0]}' mispredicts ({len(wrong[prediction])})")
+        if wrong[prediction]:
+            shown = [{**w, "parameters": parameters(w["setting"])} for w in wrong[prediction]]
+            print(report.format_table(shown, MISPREDICTED_COLUMNS))
 
 
 def plot(records: list[dict], threshold: float, path: str, title: str) -> None:
@@ -188,110 +301,63 @@ def plot(records: list[dict], threshold: float, path: str, title: str) -> None:
 @cli.entry_point
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    # Everything is validated before any compute.
-    if args.p is None and args.group is None:
-        args.p = 17 if args.quick else 31
-    if args.iters is None:
-        args.iters = 20 if args.quick else 30
-    task = cli.task_from_args(args)
-    config = cli.config_from_args(args)
-    seeds = cli.check_seeds(args.seeds)
-    budget = cli.memory_budget_from_args(args)
-    chunk_runs = cli.chunk_runs_from_args(args)
-    threshold = partition.check_fraction(args.threshold, "threshold")
-    union_fraction = partition.check_fraction(
-        args.union_fraction if args.union_fraction is not None else (0.7 if args.quick else 0.5),
-        "union_fraction",
-    )
-    total = args.partitions if args.partitions is not None else (60 if args.quick else 300)
-    families.allocate(total)
-    report_p = args.report_p if args.report_p is not None else (17 if args.quick else 61)
-    report_syms = report_groups(args.report_ops, report_p)
+    options = options_from_args(args)
+    task, config, threshold = options.task, options.config, options.threshold
     sym = symmetry.symmetry_group(task)
-    splits, settings = families.partition_families(sym, total, seeds, union_fraction)
+    batch = families.partition_families(
+        sym, options.partitions, options.seeds, options.union_fraction
+    )
 
     stabilizer_report = {}
-    for op, group in report_syms.items():
+    for op, group in options.report_groups.items():
         stabilizer_report[op] = stabilizer.degenerate_stabilizers(group)
-        print_stabilizer_report(op, report_p, stabilizer_report[op])
-    diagnostics = stabilizer.partition_diagnostics(sym, splits)
-    counts = {f: sum(s["family"] == f for s in settings) for f in families.FAMILIES}
+        print_stabilizer_report(op, options.report_p, stabilizer_report[op])
+    diagnostics = stabilizer.partition_diagnostics(sym, batch.splits)
+    counts = {f: sum(s["family"] == f for s in batch.settings) for f in families.FAMILIES}
     print(
         f"\n{task.name}: {config.kernel} kernel, {config.iterations} iterations, "
-        f"{len(settings)} partitions {counts}; generalises: final test accuracy >= {threshold}"
+        f"{batch.size} partitions {counts}; generalises: final test accuracy >= {threshold}"
     )
     records = sweep.run_chunked(
         task,
         config,
-        splits,
-        settings,
+        batch.splits,
+        batch.settings,
         args.out,
-        chunk_runs=chunk_runs,
+        chunk_runs=options.chunk_runs,
         bandwidth=args.bandwidth,
         ridge=args.ridge,
         power=args.power,
-        memory_budget=budget,
+        memory_budget=options.memory_budget,
     )
     records = [
         stabilizer.outcome(r, d, threshold) for r, d in zip(records, diagnostics, strict=True)
     ]
-
-    subsets = {
-        "all": ("all partitions", records),
-        "high_fraction": (
-            f"train fraction >= {HIGH_FRACTION}",
-            [r for r in records if r["train_fraction"] >= HIGH_FRACTION],
-        ),
-    }
-    tables = {
-        prediction: {
-            key: stabilizer.confusion_of(runs, prediction) for key, (_, runs) in subsets.items()
+    subsets = {"all": "all partitions", "high_fraction": f"train fraction >= {HIGH_FRACTION}"}
+    tables = stabilizer.confusion_tables(
+        {
+            "all": records,
+            "high_fraction": [r for r in records if r["train_fraction"] >= HIGH_FRACTION],
         }
-        for prediction in stabilizer.PREDICTIONS
-    }
-    for prediction, labels in stabilizer.PREDICTIONS.items():
-        for key, (title, _) in subsets.items():
-            table = tables[prediction][key]
-            accuracy = table["prediction_accuracy"]
-            print(
-                f"\nprediction '{labels[0]} <=> test accuracy >= {threshold}', {title} "
-                f"({table['total']}): right for "
-                + (f"{accuracy:.3f}" if accuracy is not None else "-")
-            )
-            print(report.format_table(stabilizer.confusion_rows(table, labels), CONFUSION_COLUMNS))
-    rows = stabilizer.family_rows(records)
-    print("\nper family")
-    print(
-        report.format_table(
-            [{**r, "stabilizer_orders": str(r["stabilizer_orders"])} for r in rows],
-            FAMILY_COLUMNS,
-        )
     )
-    wrong = {prediction: stabilizer.mispredicted(records, prediction) for prediction in tables}
-    for prediction, labels in stabilizer.PREDICTIONS.items():
-        print(f"\npartitions where '{labels[0]}' mispredicts ({len(wrong[prediction])})")
-        if wrong[prediction]:
-            print(
-                report.format_table(
-                    [{**w, "parameters": parameters(w["setting"])} for w in wrong[prediction]],
-                    MISPREDICTED_COLUMNS,
-                )
-            )
+    rows = stabilizer.family_rows(records)
+    wrong = {p: stabilizer.mispredicted(records, p) for p in stabilizer.PREDICTIONS}
+    print_tables(tables, subsets, rows, wrong, threshold)
     failures = sum(not all(r["solve_ok"]) for r in records)
     if failures:
         print(f"warning: {failures} runs had a failed solve (see solve_ok in results.json)")
 
     run_config = {
         **cli.run_config(task, config, args),
-        "partitions": total,
+        "partitions": options.partitions,
         "family_counts": counts,
-        "seeds": seeds,
+        "seeds": options.seeds,
         "threshold": threshold,
-        "union_fraction": union_fraction,
+        "union_fraction": options.union_fraction,
         "predictions": {k: v[0] for k, v in stabilizer.PREDICTIONS.items()},
         "high_fraction": HIGH_FRACTION,
-        "report_ops": list(report),
-        "report_p": report_p,
+        "report_ops": list(options.report_groups),
+        "report_p": options.report_p,
         "quick": args.quick,
     }
     payload = results.write_results(

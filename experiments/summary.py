@@ -19,7 +19,7 @@ from pathlib import Path
 from grokrfm import cli, report, results
 from grokrfm.errors import InvalidArgument
 
-# The paper's experiments, in the order of PAPER.md section 5.
+# The paper's experiments, in the order of docs/science.md §5 (arXiv 2604.00316, §§3–4).
 EXPERIMENTS = (
     "table1",
     "fig1",
@@ -81,7 +81,8 @@ def main(argv=None) -> str:
         [
             f"# Measured beside the paper ({root})",
             "",
-            "Final test accuracy, mean ± std over seeds; paper values as PAPER.md quotes them.",
+            "Final test accuracy, mean ± std over seeds; paper values as docs/science.md "
+            "quotes them.",
             "",
             *index,
             "",

@@ -1,5 +1,5 @@
-"""Symmetry breaking (PAPER.md section 5, items 1-2): hold out the fixed points of
-reflections, move m random training points to the test set, and watch RFM generalise.
+"""Symmetry breaking (arXiv 2604.00316, §3, Table 1; docs/science.md R1–R2): hold out the fixed
+points of reflections, move m random training points to the test set, and watch RFM generalise.
 
     python -m experiments.symmetry_breaking                       # CPU-sized default
     python -m experiments.symmetry_breaking --p 61 --iters 60     # the paper's headline
@@ -55,9 +55,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 @cli.entry_point
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    # Everything is validated before any compute.
+    # Every flag is validated before any compute.
     task = cli.task_from_args(args)
     config = cli.config_from_args(args)
+    sweep.check_sweep(task, args.reflections, args.move, args.moved)
     seeds = cli.check_seeds(args.seeds)
     budget = cli.memory_budget_from_args(args)
     chunk_runs = cli.chunk_runs_from_args(args)

@@ -1,7 +1,7 @@
 """The Average Gradient Outer Product of a kernel predictor, and the feature update.
 
 For the predictor ``f(x) = sum_i alpha_i K(x_i, x)`` (``alpha_i`` in R^c) the AGOP at the
-training points is (PAPER.md section 3)::
+training points is (docs/science.md §3 (arXiv 2604.00316, §2.1))::
 
     g_jc = grad_x f_c(x_j),   g_jc <- g_jc - mean_j g_jc   (centring, per class)
     AGOP = (1 / n_train) sum_j sum_c g_jc g_jc^T
@@ -22,6 +22,8 @@ All take a ``valid`` mask so a padded training set gives exactly the unpadded AG
 
 from __future__ import annotations
 
+import chex
+import einops
 import jax
 import jax.numpy as jnp
 
@@ -39,12 +41,14 @@ def gradient_outer(g: jax.Array, valid: jax.Array, centre: bool = True) -> jax.A
     Returns:
       ``(d, d)``.
     """
+    chex.assert_rank([g, valid], [3, 1])
+    chex.assert_equal_shape_prefix([g, valid], 1)
     n_valid = jnp.sum(valid, dtype=g.dtype)
     mask = valid[:, None, None]
     g = jnp.where(mask, g, 0.0)
     if centre:
         g = jnp.where(mask, g - g.sum(axis=0, keepdims=True) / n_valid, 0.0)
-    flat = g.reshape(-1, g.shape[-1])
+    flat = einops.rearrange(g, "j c d -> (j c) d")
     return flat.T @ flat / n_valid
 
 
@@ -155,12 +159,15 @@ def agop_pairs_from_grid(W_grid, B, scale, alpha, pairs, M, valid, centre=True, 
     """
     n = M.shape[0] // 2
     N, c = alpha.shape
+    chex.assert_shape(M, (2 * n, 2 * n))
+    chex.assert_shape([W_grid, B, alpha, pairs, valid], [(n * n, N), (N, c), (N, c), (N, 2), (N,)])
     dtype = W_grid.dtype
     # alpha on the grid: zero wherever the grid point is not a (valid) training point,
     # which also removes the rows of W_grid that are not training points.
     cell = jnp.where(valid, pairs[:, 0] * n + pairs[:, 1], n * n)
-    a3 = jnp.zeros((n * n, c), dtype).at[cell].set(alpha, mode="drop").reshape(n, n, c)
-    W3 = W_grid.reshape(n, n, N)
+    a3 = jnp.zeros((n * n, c), dtype).at[cell].set(alpha, mode="drop")
+    a3 = einops.rearrange(a3, "(a b) c -> a b c", a=n)  # grid point g = a n + b
+    W3 = einops.rearrange(W_grid, "(a b) j -> a b j", a=n)
     B = jnp.where(valid[:, None], B, 0.0)
     size = min(int(chunk or AGOP_CHUNK), N)
     steps = -(-N // size)
@@ -183,7 +190,8 @@ def agop_pairs_from_grid(W_grid, B, scale, alpha, pairs, M, valid, centre=True, 
         # h = u - B x: the self-term touches one entry of each block, a and n + b.
         h1 = jnp.einsum("abj,abc->acj", Wc, a3) - jnp.where(rows == ab[0], Bc[None], 0.0)
         h2 = jnp.einsum("abj,abc->bcj", Wc, a3) - jnp.where(rows == ab[1], Bc[None], 0.0)
-        f1, f2 = h1.reshape(n, -1), h2.reshape(n, -1)
+        f1 = einops.rearrange(h1, "a c j -> a (c j)")
+        f2 = einops.rearrange(h2, "b c j -> b (c j)")
         return (
             gram11 + f1 @ f1.T,
             gram12 + f1 @ f2.T,

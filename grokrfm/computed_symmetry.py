@@ -1,10 +1,10 @@
 """The symmetry group of any group task, computed from its table rather than assumed.
 
-:func:`grokrfm.symmetry.symmetry_group` writes down Dih(A) (PAPER.md section 2), which
-preserves every label only when A is abelian. This module finds, for a task on any
-finite group G of order n (:func:`grokrfm.tasks.group_task`), the permutations of the 2n
-input coordinates that map each one-hot block onto a block (keeping the blocks, or
-swapping them) and map the task to itself:
+:func:`grokrfm.symmetry.symmetry_group` writes down Dih(A) (arXiv 2604.00316, §3, App. A;
+docs/science.md §2), which preserves every label only when A is abelian. This module finds, for a
+task on any finite group G of order n (:func:`grokrfm.tasks.group_task`), the permutations of the 2n
+input coordinates that map each one-hot block onto a block (keeping the blocks, or swapping them)
+and map the task to itself:
 
 * **label-preserving** (:func:`label_preserving_perms`): ``T[g(a, b)] = T[a, b]`` at
   every grid point. Found by a search that works for any Latin square: fixing the

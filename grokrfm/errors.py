@@ -5,6 +5,13 @@ argument, before any compute starts. Command-line entry points catch this type (
 only this type) and print it without a traceback.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+Record = TypeVar("Record")
+
 
 class InvalidArgument(ValueError):
     """A user-supplied argument is out of range or inconsistent.
@@ -18,3 +25,14 @@ class InvalidArgument(ValueError):
     def __init__(self, argument: str, message: str):
         self.argument = argument
         super().__init__(f"{argument}: {message}")
+
+
+def lookup(registry: Mapping[str, Record], name, argument: str, what: str) -> Record:
+    """The record ``registry[name]`` of a name the user gave (a kernel, a move, ...).
+
+    Raises:
+      InvalidArgument: naming ``argument`` when ``name`` is not a key, with the choices.
+    """
+    if not isinstance(name, str) or name not in registry:
+        raise InvalidArgument(argument, f"unknown {what} {name!r}; choose from {tuple(registry)}")
+    return registry[name]

@@ -19,14 +19,19 @@ on both sides of that line (the ``"family"`` key of every setting):
   number of training points, for contrast.
 
 :func:`group_families` does the same for a task on any finite group, in the symmetry
-groups computed by :mod:`grokrfm.computed_symmetry`. The stabiliser of each partition
-and the confusion tables are measured by :mod:`grokrfm.analysis.stabilizer`.
+groups computed by :mod:`grokrfm.computed_symmetry`, and :func:`fraction_batch` gives the
+plain random splits at a list of training fractions. Every builder returns a
+:class:`Batch`: the batched splits and one setting per split, built together. The
+stabiliser of each partition and the confusion tables are measured by
+:mod:`grokrfm.analysis.stabilizer`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -34,11 +39,120 @@ import numpy as np
 
 from grokrfm import computed_symmetry as cs
 from grokrfm import partition as partition_
-from grokrfm import symmetry
+from grokrfm import symmetry, tasks
 from grokrfm.errors import InvalidArgument
 from grokrfm.partition import Split
 from grokrfm.symmetry import SymmetryGroup
 from grokrfm.tasks import Task
+
+
+class Batch(NamedTuple):
+    """A batch of partitions and what each one is, built together so they stay in step.
+
+    Attributes:
+      splits: a batched :class:`~grokrfm.partition.Split`, ``(B, n_points)`` masks.
+      settings: ``B`` JSON-ready dicts, one per split, each with a ``"seed"`` (None
+        where the split is deterministic); :func:`grokrfm.sweep.run_records` moves the
+        seed into the run record.
+    """
+
+    splits: Split
+    settings: list[dict]
+
+    @property
+    def size(self) -> int:
+        return len(self.settings)
+
+    def take(self, count: int) -> Batch:
+        """The first ``count`` partitions."""
+        return Batch(jax.tree.map(lambda x: x[:count], self.splits), self.settings[:count])
+
+    def labelled(self, **fields) -> Batch:
+        """The same partitions with ``fields`` added to every setting."""
+        return Batch(self.splits, [{**s, **fields} for s in self.settings])
+
+
+def concatenate(batches: Sequence[Batch]) -> Batch:
+    """Join batches along their leading axis, settings in the same order."""
+    splits = partition_.concatenate([b.splits for b in batches])
+    return Batch(splits, [s for b in batches for s in b.settings])
+
+
+def replicate(split: Split, settings: Sequence[dict]) -> Batch:
+    """One copy of the unbatched ``split`` per setting (e.g. a deterministic partition
+    that a randomly initialised model runs once per seed)."""
+    count = len(settings)
+    copies = jax.tree.map(lambda x: jnp.broadcast_to(x, (count, *x.shape)), split)
+    return Batch(copies, list(settings))
+
+
+def check_fractions(
+    fractions: Sequence[float], n_points: Sequence[int] = (), argument: str = "fractions"
+) -> tuple[float, ...]:
+    """Training fractions, validated and sorted: each strictly between 0 and 1, none
+    repeated, and leaving both sets of a random split of each of ``n_points`` non-empty.
+
+    Raises:
+      InvalidArgument: naming ``argument``.
+    """
+    values = tuple(sorted(float(r) for r in fractions))
+    if not values:
+        raise InvalidArgument(argument, "give at least one training fraction")
+    with _renamed(argument):
+        for r in values:
+            partition_.check_fraction(r)
+            for n in n_points:
+                partition_.train_count(n, r)
+    if len(set(values)) != len(values):
+        raise InvalidArgument(argument, f"repeated fractions in {list(values)}")
+    return values
+
+
+def fraction_batch(
+    n_points: int, fractions: Sequence[float], seeds: Sequence[int], argument: str = "fractions"
+) -> Batch:
+    """One random split per (fraction, seed), fraction-major: seed s draws its split at
+    each fraction with ``PRNGKey(s)`` (:func:`grokrfm.partition.fraction_splits`).
+
+    Settings: ``{"fraction": r, "seed": s}``.
+
+    Raises:
+      InvalidArgument: naming ``argument`` when a fraction is out of range or leaves a
+        set empty.
+    """
+    with _renamed(argument):
+        parts = [
+            Batch(
+                partition_.fraction_splits(n_points, r, seeds),
+                [{"fraction": r, "seed": int(s)} for s in seeds],
+            )
+            for r in fractions
+        ]
+    return concatenate(parts)
+
+
+def group_tasks(names: Sequence[str], argument: str = "groups") -> list[Task]:
+    """The task ``a . b`` on each named group (:func:`grokrfm.tasks.group_task`), every
+    name validated before any is used.
+
+    Raises:
+      InvalidArgument: naming ``argument`` for an unknown name or an empty list.
+    """
+    if not names:
+        raise InvalidArgument(argument, "give at least one group")
+    with _renamed(argument):
+        return [tasks.group_task(name) for name in names]
+
+
+@contextlib.contextmanager
+def _renamed(argument: str):
+    """Re-raise an :class:`InvalidArgument` from inside as one naming ``argument`` (the
+    caller's flag, e.g. ``fractions`` for a check that says ``fraction``)."""
+    try:
+        yield
+    except InvalidArgument as err:
+        raise InvalidArgument(argument, str(err).split(": ", 1)[1]) from None
+
 
 # The share of the partitions given to each family (the rest goes to ``random``).
 FAMILY_SHARES = {
@@ -105,7 +219,7 @@ def _evenly(items: Sequence, count: int) -> list:
     return [items[int(i * step) % len(items)] for i in range(count)]
 
 
-def random_family(n_points: int, count: int, seeds: Sequence[int]) -> tuple[Split, list[dict]]:
+def random_family(n_points: int, count: int, seeds: Sequence[int]) -> Batch:
     """Random splits at training fractions spread over :data:`RANDOM_FRACTIONS`."""
     fractions = np.linspace(*RANDOM_FRACTIONS, _settings_count(count, len(seeds)))
     settings = [
@@ -115,10 +229,10 @@ def random_family(n_points: int, count: int, seeds: Sequence[int]) -> tuple[Spli
     ][:count]
     keys = jnp.stack([_key(d["seed"], "random", i) for i, d in enumerate(settings)])
     sizes = [partition_.train_count(n_points, d["fraction"]) for d in settings]
-    return partition_.random_splits(keys, n_points, sizes), settings
+    return Batch(partition_.random_splits(keys, n_points, sizes), settings)
 
 
-def degenerate_family(sym: SymmetryGroup, count: int, seed: int = 0) -> tuple[Split, list[dict]]:
+def degenerate_family(sym: SymmetryGroup, count: int, seed: int = 0) -> Batch:
     """Degenerate splits: half for single reflections (evenly spaced over all of them),
     half for random sets of two or three reflections (distinct sets that leave some
     training points, as many as exist)."""
@@ -139,7 +253,7 @@ def degenerate_family(sym: SymmetryGroup, count: int, seed: int = 0) -> tuple[Sp
         {"family": "degenerate", "reflections": [sym.names[e] for e in s], "seed": None}
         for s in chosen
     ]
-    return partition_.stack([partition_.degenerate_split(sym, list(s)) for s in chosen]), settings
+    return Batch(partition_.degenerate_splits(sym, chosen), settings)
 
 
 def _largest_move(move: str, base: Split, orbit_labels) -> int:
@@ -152,9 +266,7 @@ def _largest_move(move: str, base: Split, orbit_labels) -> int:
     return int(np.asarray(base.test).sum()) // 2
 
 
-def perturbed_family(
-    sym: SymmetryGroup, move: str, count: int, seeds: Sequence[int]
-) -> tuple[Split, list[dict]]:
+def perturbed_family(sym: SymmetryGroup, move: str, count: int, seeds: Sequence[int]) -> Batch:
     """Degenerate splits for single reflections, perturbed by m moves of one kind.
 
     Setting i holds out the fixed points of the i-th of evenly spaced reflections sr^k
@@ -170,19 +282,17 @@ def perturbed_family(
     """
     n = sym.task.n
     k = _settings_count(count, len(seeds))
-    splits, settings = [], []
+    parts = []
     for i, element in enumerate(_evenly(list(range(n, 2 * n)), k)):
         base = partition_.degenerate_split(sym, [element])
         labels = sym.orbits([element])
         m = _spread(k, 1, _largest_move(move, base, labels))[i]
-        batch, batch_settings = partition_.moved_splits(
+        splits, settings = partition_.moved_splits(
             base, [m], list(seeds), move, orbit_labels=labels
         )
-        splits.append(batch)
-        settings.extend(
-            {"family": move, "reflections": [sym.names[element]], **d} for d in batch_settings
-        )
-    return jax.tree.map(lambda x: x[:count], partition_.concatenate(splits)), settings[:count]
+        setting = {"family": move, "reflections": [sym.names[element]]}
+        parts.append(Batch(splits, [{**setting, **d} for d in settings]))
+    return concatenate(parts).take(count)
 
 
 def orbit_union_family(
@@ -191,7 +301,7 @@ def orbit_union_family(
     seeds: Sequence[int],
     fraction: float = ORBIT_UNION_FRACTION,
     seed: int = 0,
-) -> tuple[Split, list[dict]]:
+) -> Batch:
     """Unions of orbits of distinct random subgroups (:func:`random_subgroup`, drawn
     with ``seed``), about ``fraction`` of the points in training, one union per seed in
     ``seeds``."""
@@ -215,12 +325,10 @@ def orbit_union_family(
             )
     union = jax.jit(jax.vmap(partition_.orbit_union_split, (0, 0, None)), static_argnums=2)
     splits = union(jnp.stack(keys[:count]), jnp.asarray(np.stack(labels[:count])), n_train)
-    return splits, settings[:count]
+    return Batch(splits, settings[:count])
 
 
-def matched_random_family(
-    n_points: int, like: Split, seeds: Sequence[int]
-) -> tuple[Split, list[dict]]:
+def matched_random_family(n_points: int, like: Split, seeds: Sequence[int]) -> Batch:
     """One random split per split of ``like`` (batched), with as many training points.
 
     The i-th uses seed ``seeds[i % len(seeds)]``.
@@ -231,7 +339,7 @@ def matched_random_family(
         for i, size in enumerate(sizes)
     ]
     keys = jnp.stack([_key(d["seed"], "random_matched", i) for i, d in enumerate(settings)])
-    return partition_.random_splits(keys, n_points, sizes), settings
+    return Batch(partition_.random_splits(keys, n_points, sizes), settings)
 
 
 def partition_families(
@@ -239,7 +347,7 @@ def partition_families(
     total: int,
     seeds: Sequence[int],
     union_fraction: float = ORBIT_UNION_FRACTION,
-) -> tuple[Split, list[dict]]:
+) -> Batch:
     """About ``total`` partitions of ``sym.task`` in every family of the module docstring.
 
     Args:
@@ -252,9 +360,8 @@ def partition_families(
         random splits.
 
     Returns:
-      ``(splits, settings)``: a batched split ``(B, n_points)`` and one JSON-ready
-      setting dict per entry, each with a ``"family"`` and a ``"seed"`` (None where
-      the split is deterministic).
+      A :class:`Batch`, ``B`` partitions; each setting has a ``"family"`` and a
+      ``"seed"`` (None where the split is deterministic).
 
     Raises:
       InvalidArgument: naming ``partitions`` (too few), ``seeds`` (none) or ``p`` (a
@@ -267,27 +374,21 @@ def partition_families(
         # With n = 2 a reflected pair is the whole training set of a degenerate split.
         raise InvalidArgument("p", f"the families need a group of order >= 3, got {sym.task.n}")
     n_points = sym.task.n_points
-    orbit_splits, orbit_settings = orbit_union_family(
-        sym, counts["orbit_union"], seeds, union_fraction
+    unions = orbit_union_family(sym, counts["orbit_union"], seeds, union_fraction)
+    batch = concatenate(
+        [
+            random_family(n_points, counts["random"], seeds),
+            degenerate_family(sym, counts["degenerate"]),
+            *(
+                perturbed_family(sym, move, counts[move], seeds)
+                for move in ("points", "pairs", "fixed")
+            ),
+            unions,
+            matched_random_family(n_points, unions.take(counts["random_matched"]).splits, seeds),
+        ]
     )
-    parts = [
-        random_family(n_points, counts["random"], seeds),
-        degenerate_family(sym, counts["degenerate"]),
-        *(
-            perturbed_family(sym, move, counts[move], seeds)
-            for move in ("points", "pairs", "fixed")
-        ),
-        (orbit_splits, orbit_settings),
-        matched_random_family(
-            n_points,
-            jax.tree.map(lambda x: x[: counts["random_matched"]], orbit_splits),
-            seeds,
-        ),
-    ]
-    splits = partition_.concatenate([s for s, _ in parts])
-    settings = [d for _, ds in parts for d in ds]
-    partition_.check_splits(splits)
-    return splits, settings
+    partition_.check_splits(batch.splits)
+    return batch
 
 
 # --- partitions of any finite group ------------------------------------------------------
@@ -317,8 +418,8 @@ def group_families(
     families: Sequence[str] = GROUP_FAMILIES,
     random_fractions: Sequence[float] = (),
     move_fraction: float = 0.1,
-) -> tuple[Split, list[dict]]:
-    """Partitions of a task on any group, one batch, with one setting dict per split.
+) -> Batch:
+    """Partitions of a task on any group, one :class:`Batch`.
 
     Args:
       task: the task.
@@ -415,4 +516,4 @@ def group_families(
                 add(split, {"family": "aut_orbits", "symmetry": names[0]}, s)
     if not parts:
         raise InvalidArgument("families", f"none of {list(families)} applies to {task.name}")
-    return partition_.stack(parts), settings
+    return Batch(partition_.stack(parts), settings)

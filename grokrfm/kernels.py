@@ -1,7 +1,8 @@
 """Kernels with a feature matrix M: pointwise forms (for autodiff and custom kernels) and
 matrix forms built from Mahalanobis inner products (for the closed-form AGOP).
 
-Built-in kernels (PAPER.md section 3), with ``||v||_M^2 = v^T M v`` and bandwidth L:
+Built-in kernels (arXiv 2604.00316, §2.1; docs/science.md §3), with ``||v||_M^2 = v^T M v`` and
+bandwidth L:
 
 * ``gaussian``:  K(x, z) = exp(-||x - z||_M^2 / (2 L^2))
 * ``laplace``:   K(x, z) = exp(-||x - z||_M / L)
@@ -22,7 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from grokrfm.errors import InvalidArgument
+from grokrfm.errors import lookup
 
 # K(x, z, M, bandwidth) -> scalar, for x, z of shape (d,) and M of shape (d, d).
 PointwiseKernel = Callable[[jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]
@@ -170,9 +171,7 @@ def get_kernel(kernel: Kernel | str, argument: str = "kernel") -> Kernel:
     """The :class:`Kernel` named ``kernel`` (a record is returned as it is)."""
     if isinstance(kernel, Kernel):
         return kernel
-    if kernel not in KERNELS:
-        raise InvalidArgument(argument, f"unknown kernel {kernel!r}; choose from {tuple(KERNELS)}")
-    return KERNELS[kernel]
+    return lookup(KERNELS, kernel, argument, "kernel")
 
 
 def kernel_matrix(

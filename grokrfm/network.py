@@ -1,5 +1,5 @@
-"""Neural networks beside RFM (PAPER.md section 6): a one-hidden-layer MLP trained with
-optax, its AGOP and the neural feature ansatz (NFA).
+"""Neural networks beside RFM (arXiv 2407.20199, §4; docs/science.md P2): a one-hidden-layer MLP
+trained with optax, its AGOP and the neural feature ansatz (NFA).
 
 The network is the predecessor paper's: ``f(x) = W2 (W1 x)^2`` with the square taken
 entrywise, no biases, ``W1 (width, 2n)``, ``W2 (n, width)``, on the one-hot pair inputs
@@ -15,17 +15,16 @@ Features. The input Jacobian of the network at x has the closed form
 
     AGOP = (1/N) sum_j J_j^T J_j = (4/N) W1^T [(W2^T W2) o (H^T H)] W1,
 
-with ``H (N, width)`` the hidden pre-activations ``W1 x_j`` and ``o`` the entrywise
-product (``diag(h) G diag(h) = G o h h^T``), which costs one ``width x width`` Gram
-instead of N Jacobians. The neural feature matrix is ``NFM = W1^T W1``. The NFA
-correlation is the Pearson correlation of the entries of the NFM with those of
-``AGOP^(1/2)`` (PAPER.md section 6: "its Pearson correlation with sqrt(AGOP)"; the
-predecessor's numbers 0.955, 0.942, 0.924, 0.929 are this quantity), taken over all
-``(2n)^2`` entries and, separately, over the off-diagonal entries only (the diagonal of
-both matrices is large and positive and inflates the correlation). The correlation with
-the AGOP itself (power 1) is reported beside it. The AGOP here is *not* centred by
-default (the ansatz compares with the plain AGOP of the trained network); ``centre=True``
-subtracts the mean Jacobian over the training points, as RFM does.
+with ``H (N, width)`` the hidden pre-activations ``W1 x_j`` and ``o`` the entrywise product
+(``diag(h) G diag(h) = G o h h^T``), which costs one ``width x width`` Gram instead of N Jacobians.
+The neural feature matrix is ``NFM = W1^T W1``. The NFA correlation is the Pearson correlation of
+the entries of the NFM with those of ``AGOP^(1/2)`` (docs/science.md P2 (arXiv 2407.20199, §4): "its
+Pearson correlation with the square root of the network's AGOP"; the predecessor's numbers 0.955,
+0.942, 0.924, 0.929 are this quantity), taken over all ``(2n)^2`` entries and, separately, over the
+off-diagonal entries only (the diagonal of both matrices is large and positive and inflates the
+correlation). The correlation with the AGOP itself (power 1) is reported beside it. The AGOP here is
+*not* centred by default (the ansatz compares with the plain AGOP of the trained network);
+``centre=True`` subtracts the mean Jacobian over the training points, as RFM does.
 
 Precision: networks train in float32 (``NetworkConfig.dtype``), as networks are trained
 everywhere; float64 is only used by the tests, to check the closed forms against
@@ -38,6 +37,7 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -79,21 +79,32 @@ class NetworkConfig(NamedTuple):
     dtype: str = "float32"
 
     def validate(self) -> NetworkConfig:
+        """Return the config unchanged if every field is usable.
+
+        Raises:
+          InvalidArgument: naming the first bad field, in one line.
+        """
         for name in ("width", "epochs", "batch_size", "measure_every"):
-            if int(getattr(self, name)) < 1:
-                raise InvalidArgument(name, f"must be >= 1, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise InvalidArgument(name, f"must be an integer, got {value!r}")
+            if value < 1:
+                raise InvalidArgument(name, f"must be >= 1, got {value}")
         if self.epochs % self.measure_every:
             raise InvalidArgument(
                 "measure_every",
-                f"epochs ({self.epochs}) must be a multiple of it, got {self.measure_every}",
+                f"must divide the number of epochs ({self.epochs}), got {self.measure_every}",
             )
-        for name in ("learning_rate", "init_scale"):
-            if not float(getattr(self, name)) > 0:
-                raise InvalidArgument(name, f"must be > 0, got {getattr(self, name)}")
-        if not float(self.weight_decay) >= 0:
-            raise InvalidArgument("weight_decay", f"must be >= 0, got {self.weight_decay}")
+        for name, ok, rule in (
+            ("learning_rate", lambda v: v > 0, "> 0"),
+            ("init_scale", lambda v: v > 0, "> 0"),
+            ("weight_decay", lambda v: v >= 0, ">= 0"),
+        ):
+            value = float(getattr(self, name))
+            if not (math.isfinite(value) and ok(value)):
+                raise InvalidArgument(name, f"must be finite and {rule}, got {value}")
         if self.dtype not in ("float32", "float64"):
-            raise InvalidArgument("dtype", f"'float32' or 'float64', got {self.dtype!r}")
+            raise InvalidArgument("dtype", f"must be 'float32' or 'float64', got {self.dtype!r}")
         return self
 
 
@@ -174,7 +185,15 @@ def agop(params: Params, x: jax.Array, valid: jax.Array, centre: bool = False) -
     ``(4/N) W1^T [(W2^T W2) o (H^T H)] W1`` (module docstring); with ``centre`` the mean
     Jacobian ``J_bar = 2 W2 diag(h_bar) W1`` is subtracted first, which removes
     ``N h_bar h_bar^T`` from ``H^T H``.
+
+    Args:
+      params: ``w1 (width, 2n)``, ``w2 (n, width)``.
+      x: ``(N, 2n)`` inputs, in the parameters' dtype.
+      valid: ``(N,)`` bool, False on padding rows.
     """
+    width, d = params.w1.shape
+    chex.assert_shape([x, valid, params.w2], [(None, d), (x.shape[0],), (d // 2, width)])
+    chex.assert_type([x, params.w2, valid], [params.w1.dtype, params.w1.dtype, bool])
     w = valid.astype(x.dtype)
     count = jnp.maximum(jnp.sum(w), 1.0)
     h = (x @ params.w1.T) * w[:, None]  # (N, width), padding rows zeroed
@@ -216,10 +235,18 @@ def nfa_correlations(nfm: jax.Array, agop_matrix: jax.Array) -> tuple[jax.Array,
 
 
 def _check_partition(part: Partition) -> None:
-    if part.train_idx.ndim != 1:
-        raise InvalidArgument("partition", "one partition (vmap for a batch)")
-    if int(part.train_idx.shape[0]) < 1:
-        raise InvalidArgument("partition", "the training set is empty")
+    """One unbatched, padded partition with room for at least one training point."""
+    shapes = {name: tuple(getattr(part, name).shape) for name in Partition._fields}
+    if any(len(shape) != 1 for shape in shapes.values()):
+        raise InvalidArgument(
+            "partition",
+            f"train takes one partition, each field of rank 1 (vmap it over a batch), got "
+            f"shapes {shapes}",
+        )
+    if shapes["train_idx"] != shapes["train_valid"] or shapes["test_idx"] != shapes["test_valid"]:
+        raise InvalidArgument("partition", f"index and mask shapes differ: {shapes}")
+    if shapes["train_idx"][0] < 1:
+        raise InvalidArgument("partition", "the training set has no room for a point")
 
 
 def make_train(
@@ -325,7 +352,20 @@ def train_batch(
     task: Task, config: NetworkConfig, keys: jax.Array, partitions: Partition
 ) -> NetworkResult:
     """``jax.jit(jax.vmap(make_train(task, config)))`` over ``keys (B, 2)`` and a batched
-    :class:`Partition` (one capacity), compiled once per task, config and shape."""
+    :class:`Partition` (one capacity), compiled once per task, config and shape.
+
+    Args:
+      keys: ``(B, 2)`` uint32 PRNG keys, one per run.
+      partitions: each field ``(B, capacity)``: int32 indices, bool masks (e.g.
+        :func:`grokrfm.partition.to_partitions`).
+    """
+    chex.assert_rank([keys, *partitions], 2)
+    chex.assert_shape(keys, (None, 2))
+    chex.assert_equal_shape_prefix([keys, *partitions], 1)
+    chex.assert_equal_shape([partitions.train_idx, partitions.train_valid])
+    chex.assert_equal_shape([partitions.test_idx, partitions.test_valid])
+    chex.assert_type([keys, partitions.train_idx, partitions.test_idx], [jnp.uint32, int, int])
+    chex.assert_type([partitions.train_valid, partitions.test_valid], bool)
     return batched_train(task, config)(keys, partitions)
 
 

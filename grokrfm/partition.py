@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokrfm.errors import InvalidArgument
+from grokrfm.errors import InvalidArgument, lookup
 from grokrfm.symmetry import SymmetryGroup
 
 
@@ -133,17 +134,19 @@ def count_orbits(split: Split, orbit_labels, source: str = "train") -> int:
 def check_move_count(
     split: Split, counts: Sequence[int], source: str, argument="moved", orbit_labels=None
 ):
-    """Raise unless every count is between 0 and what ``split``'s ``source`` set holds:
-    its points, or its orbits when ``orbit_labels`` is given."""
+    """Raise unless every count is between 0 and one less than what ``split``'s
+    ``source`` set holds (its points, or its orbits when ``orbit_labels`` is given): a
+    move never empties the set it takes from, so both sets stay non-empty."""
     if orbit_labels is None:
         available, unit = int(np.asarray(getattr(split, source)).sum()), "points"
     else:
         available, unit = count_orbits(split, orbit_labels, source), "orbits"
     for m in counts:
-        if int(m) != m or not 0 <= int(m) <= available:
+        if int(m) != m or not 0 <= int(m) < available:
             raise InvalidArgument(
                 argument,
-                f"cannot move {m} {unit}: the {source} set has {available}",
+                f"cannot move {m} {unit}: the {source} set has {available}, "
+                f"and at least one must stay (0 <= m <= {available - 1})",
             )
 
 
@@ -210,9 +213,7 @@ def get_move(move: Move | str, argument: str = "move") -> Move:
     """The :class:`Move` named ``move`` (a record is returned as it is)."""
     if isinstance(move, Move):
         return move
-    if move not in MOVES:
-        raise InvalidArgument(argument, f"unknown {move!r}; choose from {sorted(MOVES)}")
-    return MOVES[move]
+    return lookup(MOVES, move, argument, "move")
 
 
 def moved_splits(
@@ -263,6 +264,9 @@ def capacities(splits: Split) -> tuple[int, int]:
 
 def to_partition(split: Split, train_capacity: int, test_capacity: int) -> Partition:
     """Padded index form of ``split``; vmaps over a batch of splits."""
+    chex.assert_rank([split.train, split.test], 1)
+    chex.assert_equal_shape([split.train, split.test])
+    chex.assert_type([split.train, split.test], bool)
 
     def pad(mask, capacity):
         (idx,) = jnp.nonzero(mask, size=capacity, fill_value=0)

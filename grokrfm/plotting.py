@@ -1,18 +1,19 @@
 """Figures for experiment results. Only experiments import this module; the library's
-computational modules never do, so matplotlib is never needed to compute anything."""
+computational modules never do, so matplotlib is never needed to compute anything.
+
+The backend is left to matplotlib (Agg on a machine without a display, inline in a
+notebook); every figure is saved to a file atomically and closed.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from grokrfm.results import atomic_path  # noqa: E402
+from grokrfm.results import atomic_path
 
 
 def save(fig, path: str | os.PathLike) -> None:

@@ -42,21 +42,15 @@ def summarize(records: Sequence[dict], threshold: float = 0.9) -> list[dict]:
     return rows
 
 
-def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
-    """A plain-text table; ``columns`` is ``(key, header)`` pairs."""
-
-    def cell(v):
-        if v is None:
-            return "-"
-        if isinstance(v, float):
-            return f"{v:.1e}" if 0 < abs(v) < 1e-3 else f"{v:.3f}"
-        return str(v)
-
-    body = [[cell(r.get(k)) for k, _ in columns] for r in rows]
-    headers = [h for _, h in columns]
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
-    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths, strict=True))  # noqa: E731
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, body)])
+def accuracy_extremes(records: Sequence[dict]) -> dict:
+    """The worst and best a set of runs did: the largest final test accuracy, the largest
+    test accuracy at any iteration, and the smallest final train accuracy (fractions)."""
+    return {
+        "max_test_acc": max(r["test_acc"][-1] for r in records),
+        "max_test_acc_any_iteration": max(max(r["test_acc"]) for r in records),
+        "min_train_acc": min(r["train_acc"][-1] for r in records),
+        "runs": len(records),
+    }
 
 
 def comparison(
@@ -83,15 +77,21 @@ def comparison(
     }
 
 
-def accuracy_extremes(records: Sequence[dict]) -> dict:
-    """The worst and best a set of runs did: the largest final test accuracy, the largest
-    test accuracy at any iteration, and the smallest final train accuracy (fractions)."""
-    return {
-        "max_test_acc": max(r["test_acc"][-1] for r in records),
-        "max_test_acc_any_iteration": max(max(r["test_acc"]) for r in records),
-        "min_train_acc": min(r["train_acc"][-1] for r in records),
-        "runs": len(records),
-    }
+def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
+    """A plain-text table; ``columns`` is ``(key, header)`` pairs."""
+
+    def cell(v):
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.1e}" if 0 < abs(v) < 1e-3 else f"{v:.3f}"
+        return str(v)
+
+    body = [[cell(r.get(k)) for k, _ in columns] for r in rows]
+    headers = [h for _, h in columns]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
+    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths, strict=True))  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, body)])
 
 
 def format_comparison(entries: Sequence[dict]) -> str:

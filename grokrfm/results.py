@@ -47,10 +47,15 @@ def _jsonable(x):
     raise TypeError(f"not JSON serialisable: {type(x)}")
 
 
+def dumps(obj, indent: int | None = 1) -> str:
+    """``obj`` as JSON text (arrays become lists, NaN stays NaN)."""
+    return json.dumps(obj, indent=indent, sort_keys=False, default=_jsonable)
+
+
 def write_json(path: str | os.PathLike, obj) -> Path:
-    """Write ``obj`` as JSON atomically (arrays become lists, NaN stays NaN)."""
+    """Write ``obj`` as JSON atomically (see :func:`dumps`)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1, default=_jsonable) + "\n")
+        tmp.write_text(dumps(obj) + "\n")
     return Path(path)
 
 

@@ -1,11 +1,11 @@
 """Recursive Feature Machines: kernel solve and AGOP update composed into one ``lax.scan``.
 
-``make_rfm(task, config)`` returns a pure ``run(spec) -> RFMResult`` for one run; a batch
-of runs (seeds x settings) is ``jax.jit(jax.vmap(run))`` over a batched :class:`RunSpec`,
-and :func:`run_batch` does exactly that with a compile cache. A single run is a batch of
-one. Conventions are PAPER.md section 3: M0 = I, exact solve, AGOP at the training points
-with centred gradients, ``M <- AGOP^(1/2)``; iteration t reports the predictor built with
-M_t, before the update, so iteration 0 is the plain kernel.
+``make_rfm(task, config)`` returns a pure ``run(spec) -> RFMResult`` for one run; a batch of runs
+(seeds x settings) is ``jax.jit(jax.vmap(run))`` over a batched :class:`RunSpec`, and
+:func:`run_batch` does exactly that with a compile cache. A single run is a batch of one.
+Conventions are docs/science.md §3 (arXiv 2604.00316, §2.1): M0 = I, exact solve, AGOP at the
+training points with centred gradients, ``M <- AGOP^(1/2)``; iteration t reports the predictor built
+with M_t, before the update, so iteration 0 is the plain kernel.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+import chex
+import einops
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -278,6 +280,16 @@ def make_rfm(
         return M_next, metrics, alpha
 
     def run(spec: RunSpec) -> RFMResult:
+        part = spec.partition
+        chex.assert_shape(spec.M0, (2 * n, 2 * n))
+        chex.assert_rank(
+            [part.train_idx, part.train_valid, part.test_idx, part.test_valid], [1, 1, 1, 1]
+        )
+        chex.assert_equal_shape([part.train_idx, part.train_valid])
+        chex.assert_equal_shape([part.test_idx, part.test_valid])
+        chex.assert_type([part.train_idx, part.test_idx], int)
+        chex.assert_type([part.train_valid, part.test_valid], bool)
+        chex.assert_rank([spec.bandwidth, spec.ridge, spec.power], 0)
         # float32 matmuls on GPU default to TF32-like passes; the solve and the AGOP need
         # full precision (this is a no-op on CPU and in float64).
         with jax.default_matmul_precision("highest"):
@@ -303,7 +315,7 @@ def make_rfm(
 
         blocks, tail = divmod(T, k)
         carry, (metrics, saved) = jax.lax.scan(block, carry, None, length=blocks)
-        metrics = jax.tree.map(lambda x: x.reshape((blocks * k,) + x.shape[2:]), metrics)
+        metrics = jax.tree.map(lambda x: einops.rearrange(x, "b k ... -> (b k) ..."), metrics)
         history = jnp.concatenate([saved, carry[0][None]])
         if tail:
             carry, tail_metrics = jax.lax.scan(body, carry, None, length=tail)

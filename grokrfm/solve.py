@@ -16,6 +16,7 @@ costs anything when some run in the batch failed.
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
@@ -70,6 +71,11 @@ def solve(
       ``jitter`` is the scalar added to the diagonal beyond ``ridge`` (0 when the first
       attempt succeeded).
     """
+    N = K.shape[0]
+    chex.assert_shape([K, valid], [(N, N), (N,)])
+    chex.assert_rank(Y, 2)
+    chex.assert_equal_shape_prefix([K, Y], 1)
+    chex.assert_type(valid, bool)
     Y = jnp.where(valid[:, None], Y, 0.0)
     alpha = _cholesky_solve(masked_system(K, valid, ridge), Y)
     ok = jnp.all(jnp.isfinite(alpha))

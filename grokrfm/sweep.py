@@ -10,8 +10,10 @@ seeds (:func:`perturbation_sweep`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -73,14 +75,31 @@ def run_records(
     return metric_records(settings, result.metrics, partitions, fields)
 
 
-CHUNK_FORMAT = 1  # bump when a chunk file's contents change meaning
+# Bump when a chunk file's layout or the meaning of its records changes.
+CHUNK_SCHEMA = 2
+
+
+@functools.cache
+def library_fingerprint() -> str:
+    """A digest of the package's Python sources (paths and contents).
+
+    Any change to the code, in a clone or in an installed wheel, changes it, so a chunk
+    computed by other code is never reused.
+    """
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _fingerprint(task: Task, config: rfm.RFMConfig, spec: rfm.RunSpec, settings) -> str:
-    """A digest of everything that determines a chunk's records."""
+    """A digest of everything that determines a chunk's records: the library's code,
+    the task, the config, the settings and every array of the run specs."""
     digest = hashlib.sha256()
     header = {
-        "format": CHUNK_FORMAT,
+        "schema": CHUNK_SCHEMA,
+        "library": library_fingerprint(),
         "task": task.name,
         "config": config._asdict(),
         "settings": list(settings),
@@ -90,6 +109,79 @@ def _fingerprint(task: Task, config: rfm.RFMConfig, spec: rfm.RunSpec, settings)
     for leaf in jax.tree.leaves(spec):
         digest.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
     return digest.hexdigest()[:16]
+
+
+def _records_digest(records: Sequence[dict]) -> str:
+    return hashlib.sha256(results.dumps(list(records), indent=None).encode()).hexdigest()
+
+
+def write_chunk(path: Path, fingerprint: str, records: Sequence[dict]) -> None:
+    """Save a finished chunk atomically with what :func:`read_chunk` checks."""
+    records = json.loads(results.dumps(list(records)))  # the digest is of what is read back
+    results.write_json(
+        path,
+        {
+            "schema": CHUNK_SCHEMA,
+            "library": library_fingerprint(),
+            "fingerprint": fingerprint,
+            "runs": len(records),
+            "sha256": _records_digest(records),
+            "records": list(records),
+        },
+    )
+
+
+def read_chunk(path: Path, fingerprint: str, settings: Sequence[dict]) -> tuple[list | None, str]:
+    """The records of a saved chunk if it passes every check, else ``(None, reason)``.
+
+    A chunk is trusted only if it parses, has this schema, carries the fingerprint its
+    name promises, holds one record per expected setting (each with that setting and
+    seed) and its records hash to the digest saved with them.
+    """
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return None, f"unreadable ({type(err).__name__})"
+    if not isinstance(payload, dict) or payload.get("schema") != CHUNK_SCHEMA:
+        return None, "written by another version of grokrfm"
+    if payload.get("fingerprint") != fingerprint:
+        return None, "its fingerprint is another chunk's"
+    records = payload.get("records")
+    if payload.get("runs") != len(settings):
+        return None, f"it holds {payload.get('runs')} runs, expected {len(settings)}"
+    if not isinstance(records, list) or len(records) != len(settings):
+        return None, f"it holds {len(records)} records, expected {len(settings)}"
+    for record, setting in zip(records, settings, strict=True):
+        expected = {k: v for k, v in setting.items() if k != "seed"}
+        if record.get("setting") != expected or record.get("seed") != setting.get("seed"):
+            return None, "its records belong to other settings"
+    if payload.get("sha256") != _records_digest(records):
+        return None, "its contents do not match their digest"
+    return records, ""
+
+
+def prune_stale_chunks(folder: Path) -> int:
+    """Delete the chunk files in ``folder`` that were written, intact, by another version
+    of grokrfm (another schema or other library code): no run can reuse them. Returns how
+    many. Chunks of other settings computed by this code are kept, so switching back to
+    those settings still resumes; a damaged file is left to :func:`read_chunk`, which
+    says why it is not used."""
+    removed = 0
+    for path in folder.glob("*.json"):
+        try:
+            payload = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if not isinstance(payload, dict) or "schema" not in payload:
+            continue
+        if payload["schema"] != CHUNK_SCHEMA or payload.get("library") != library_fingerprint():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def run_chunked(
@@ -108,16 +200,19 @@ def run_chunked(
     memory_budget: int | None = None,
     annotate: Callable[[list[dict], partition_.Split, rfm.RFMResult], None] | None = None,
     log: Callable[[str], None] | None = print,
+    warn: Callable[[str], None] = _warn,
 ) -> list[dict]:
     """Run a batch of splits in chunks, saving each finished chunk; resume on rerun.
 
     The batch is cut into chunks of ``chunk_runs`` runs (default: as many as fit the
     memory budget in one call). Each chunk is padded to the same size, so there is one
     compilation, and as soon as it finishes its records are written atomically to
-    ``out_dir/chunks/<fingerprint>.json``. The fingerprint covers the task, the config,
-    the chunk's settings and every array of its run specs, so a rerun of the same
-    command loads the chunks already done instead of recomputing them, and a changed
-    setting never reuses a stale file. Interrupting a sweep loses at most the chunk
+    ``out_dir/chunks/<fingerprint>.json``. The fingerprint covers the library's code,
+    the task, the config, the chunk's settings and every array of its run specs, so a
+    rerun of the same command loads the chunks already done instead of recomputing
+    them, and a changed setting or changed code never reuses a stale file. A saved
+    chunk is reused only if it passes :func:`read_chunk`'s checks; one that fails is
+    recomputed with a one-line warning. Interrupting a sweep loses at most the chunk
     in flight.
 
     Args:
@@ -132,6 +227,7 @@ def run_chunked(
       annotate: optional ``annotate(records, chunk_splits, result)`` called on a freshly
         computed chunk before it is saved, to add per-run fields (e.g. the stabiliser).
       log: where progress lines go (None: silent).
+      warn: where a warning about an unusable chunk goes (default: standard error).
 
     Returns:
       One record per setting, in order (see :func:`run_records`).
@@ -150,6 +246,9 @@ def run_chunked(
         raise InvalidArgument("chunk_runs", f"must be >= 1, got {chunk_runs}")
     size = min(int(chunk_runs), total)
     folder = Path(out_dir) / "chunks"
+    stale = prune_stale_chunks(folder) if folder.is_dir() else 0
+    if stale and log:
+        log(f"removed {stale} chunk files of another version of grokrfm from {folder}")
     records: list[dict] = []
     n_chunks = -(-total // size)
     for index, begin in enumerate(range(0, total, size)):
@@ -157,12 +256,16 @@ def run_chunked(
         take = lambda x, begin=begin, end=end: x[begin:end]  # noqa: E731
         chunk_spec = jax.tree.map(take, spec)
         chunk_settings = list(settings[begin:end])
-        path = folder / f"{_fingerprint(task, config, chunk_spec, chunk_settings)}.json"
+        fingerprint = _fingerprint(task, config, chunk_spec, chunk_settings)
+        path = folder / f"{fingerprint}.json"
         if path.exists():
-            records.extend(json.loads(path.read_text())["records"])
-            if log:
-                log(f"chunk {index + 1}/{n_chunks}: runs {begin}-{end - 1} loaded from {path}")
-            continue
+            saved, reason = read_chunk(path, fingerprint, chunk_settings)
+            if saved is not None:
+                records.extend(saved)
+                if log:
+                    log(f"chunk {index + 1}/{n_chunks}: runs {begin}-{end - 1} loaded from {path}")
+                continue
+            warn(f"warning: chunk {path} is not used ({reason}); recomputing it")
         start = time.perf_counter()
         out = rfm.run_batch(
             task,
@@ -175,7 +278,7 @@ def run_chunked(
         chunk_records = run_records(chunk_settings, out, chunk_spec.partition)
         if annotate is not None:
             annotate(chunk_records, jax.tree.map(take, splits), out)
-        results.write_json(path, {"records": chunk_records})
+        write_chunk(path, fingerprint, chunk_records)
         records.extend(chunk_records)
         if log:
             wall = time.perf_counter() - start

@@ -1,7 +1,7 @@
 """The dihedral symmetry group Dih(A) = A x| C2 of a task, acting on its grid and inputs.
 
-For a task on a group A (PAPER.md section 2) the rotations r^k and reflections sr^k
-(k in A) permute the grid points while preserving every label:
+For a task on a group A (arXiv 2604.00316, §3, App. A; docs/science.md §2) the rotations r^k and
+reflections sr^k (k in A) permute the grid points while preserving every label:
 
 * ``a . b`` tasks:     r^k(a, b) = (a k, k^-1 b),    sr^k(a, b) = (k^-1 b, a k)
 * ``a . b^-1`` tasks:  r^k(a, b) = (a k, b k),       sr^k(a, b) = ((b k)^-1, (a k)^-1)

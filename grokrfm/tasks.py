@@ -1,8 +1,9 @@
 """Group tasks: a finite group A, a binary operation on it, and the n x n grid of inputs.
 
 A task is the map (a, b) -> a * b (or a * b^-1) on a finite group A of order n
-(PAPER.md section 1). Its n^2 grid points are indexed ``g = a * n + b``; the input for
-point g is the pair of one-hots ``e_a || e_b`` in R^{2n} and the label is ``e_{a*b}``.
+(arXiv 2604.00316, §2; docs/science.md §1). Its n^2 grid points are indexed
+``g = a * n + b``; the input for point g is the pair of one-hots ``e_a || e_b`` in R^{2n}
+and the label is ``e_{a*b}``.
 
 Groups are stored by their Cayley table over element indices 0..n-1, so every group
 (Z_p, Z_p^*, products of cyclic groups) is handled by the same code downstream.
@@ -221,10 +222,10 @@ def make_task(op: str, p: int | None = None, group: Sequence[int] | None = None)
 
 # --- any finite group, by its Cayley table ---------------------------------------------
 #
-# The constructors below extend the paper's cyclic groups to non-cyclic abelian and
-# non-abelian groups (PAPER.md section 7). Each builds a Cayley table and hands it to
-# :func:`group_from_table`, which validates it, so hand-written and built-in tables go
-# through the same checks. Element 0 is the identity in every built-in group.
+# The constructors below extend the paper's cyclic groups to non-cyclic abelian and non-abelian
+# groups (beyond arXiv 2604.00316; docs/science.md Q). Each builds a Cayley table and hands it to
+# :func:`group_from_table`, which validates it, so hand-written and built-in tables go through the
+# same checks. Element 0 is the identity in every built-in group.
 
 
 def group_from_table(table, name: str = "G", element_names: Sequence[str] | None = None) -> Group:

@@ -1,6 +1,6 @@
 """The computed symmetry groups against brute force over every pair of permutations
-(n <= 4), against known automorphism-group orders, and against Dih(A) of PAPER.md
-section 2 for Z_p and Z_p^*."""
+(n <= 4), against known automorphism-group orders, and against Dih(A) of docs/science.md
+§2 (arXiv 2604.00316, §3, App. A) for Z_p and Z_p^*."""
 
 import itertools
 

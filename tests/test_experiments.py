@@ -214,7 +214,13 @@ def test_table1_quick_rows_filtered_by_only(tmp_path, capsys):
     argv = ["--quick", "--p", "11", "--iters", "3", "--seeds", "2", "--out", str(tmp_path)]
     data = table1.main([*argv, "--only", "gaussian_add"])
     entries = data["paper_comparison"]
-    assert [e["quantity"] for e in entries] == ["test accuracy, m = 0", "test accuracy, m = 1"]
+    assert [e["quantity"] for e in entries] == [
+        "test acc, m = 0 points to test",
+        "test acc, m = 1 points to test",
+    ]
+    assert [e["setting"] for e in entries] == ["gaussian x+y mod 11, s"] * 2
+    assert [s["sweep"] for s in data["sweeps"]] == ["gaussian_add_s"]
+    assert (tmp_path / "gaussian_add_s" / "chunks").is_dir()
     assert entries[0]["measured_mean"] == 0.0 and entries[0]["train_acc_mean"] == 1.0
     assert [r["stabilizer_order"] for r in data["runs"]] == [2, 1, 1]
     assert (tmp_path / "table1.png").stat().st_size > 1000

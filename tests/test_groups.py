@@ -159,6 +159,13 @@ def test_groups_random_with_networks_leaves_rfm_unchanged(tmp_path):
             if r["setting"]["fraction"] == row["fraction"]
         ]
         assert row["network_test_acc_mean"] == pytest.approx(np.mean(accs))
+        # The most frequent top element, ties to the lowest seed (not to set order).
+        tops = [
+            r["features"]["top"]
+            for r in both["runs"]
+            if r["setting"]["fraction"] == row["fraction"]
+        ]
+        assert row["top"] == max(tops, key=tops.count)
 
 
 def test_element_orders_count_known_groups():
@@ -173,3 +180,57 @@ def test_element_orders_count_known_groups():
     assert counts(tasks.dihedral_group(4)) == {1: 1, 2: 5, 4: 2}
     assert counts(tasks.cyclic_group(6)) == {1: 1, 2: 1, 3: 2, 6: 2}
     assert counts(tasks.alternating_group(4)) == {1: 1, 2: 3, 3: 8}
+
+
+@pytest.mark.parametrize(
+    "module,argv,argument",
+    [
+        ("groups_random", ["--groups", "S3", "T9"], "groups"),
+        ("groups_random", ["--fractions", "0.5", "0"], "fractions"),
+        ("groups_random", ["--fractions", "0.5", "0.5"], "fractions"),
+        ("groups_random", ["--fractions", "0.01"], "fractions"),  # 0 of S3's 36 points
+        ("groups_random", ["--seeds", "0"], "seeds"),
+        ("groups_random", ["--iters", "0"], "iters"),
+        ("groups_random", ["--networks", "--epochs", "0"], "epochs"),
+        ("groups_random", ["--networks", "--width", "0"], "width"),
+        ("groups_summary", ["--groups", "S3", "T9"], "groups"),
+        ("groups_summary", ["--fraction", "1"], "fraction"),
+        ("groups_summary", ["--seeds", "0"], "seeds"),
+        ("groups_summary", ["--iters", "0"], "iters"),
+        ("groups_summary", ["--bandwidth", "-1"], "bandwidth"),
+    ],
+)
+def test_bad_arguments_fail_before_compute(module, argv, argument, capsys, tmp_path):
+    import importlib
+
+    main = importlib.import_module(f"experiments.{module}").main
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--groups", "S3", "--out", str(tmp_path / "x"), *argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {argument}: ") and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_groups_random_top_ties_go_to_the_lowest_seed():
+    """The summary's top element is the most frequent; between equally frequent ones the
+    lowest seed's, whatever the string hashing of the process."""
+    from experiments import groups_random
+
+    def run(seed, top):
+        return {
+            "setting": {"group": "G", "fraction": 0.5},
+            "seed": seed,
+            "n_train": 5,
+            "n_test": 5,
+            "train_acc": [1.0],
+            "test_acc": [0.5],
+            "solve_ok": [True],
+            "features": {"top": top, "lp_energy_beyond_identity": 0.1 * seed},
+        }
+
+    for tops, expected in ((["b", "a"], "b"), (["a", "b"], "a"), (["a", "b", "b"], "b")):
+        runs = [run(seed, top) for seed, top in enumerate(tops)]
+        (row,) = groups_random.summary_rows(runs, with_network=False)
+        assert row["top"] == expected
+        assert row["lp_energy"] == pytest.approx(0.1 * np.mean(range(len(tops))))

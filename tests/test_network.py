@@ -184,3 +184,119 @@ def test_matrix_measures_of_a_circulant(task):
     (out,) = measure.matrix_measures(sym, M[None])
     assert abs(out["circulant_deviation"]) < 1e-12
     assert len(out["top"]) == 3
+
+
+def test_config_errors_are_one_line_and_name_the_field():
+    cases = {
+        "measure_every": dict(epochs=10, measure_every=3),
+        "width": dict(width=0),
+        "batch_size": dict(batch_size=2.5),
+        "learning_rate": dict(learning_rate=float("nan")),
+        "weight_decay": dict(weight_decay=-1.0),
+        "dtype": dict(dtype="float16"),
+    }
+    for name, fields in cases.items():
+        with pytest.raises(InvalidArgument, match=f"^{name}: ") as info:
+            network.NetworkConfig(**fields).validate()
+        assert "\n" not in str(info.value)
+
+
+def test_misuse_fails_clearly(task):
+    parts = _partitions(task, [0, 1], N_TRAIN)
+    keys = jnp.stack([jax.random.PRNGKey(0), jax.random.PRNGKey(1)])
+    with pytest.raises(InvalidArgument, match="^partition: .*rank 1"):
+        network.make_train(task, SMALL)(keys[0], parts)  # a batch given to the single run
+    with pytest.raises(AssertionError):
+        network.train_batch(task, SMALL, keys[0], parts)  # one key for a batch
+    with pytest.raises(AssertionError):
+        network.train_batch(task, SMALL, keys[:1], parts)  # fewer keys than partitions
+    with pytest.raises(AssertionError):
+        network.train_batch(task, SMALL, keys, parts._replace(train_valid=parts.train_idx))
+    params = _params(jax.random.PRNGKey(0))
+    x = jnp.asarray(task.inputs())
+    with pytest.raises(AssertionError):
+        network.agop(params, x, jnp.ones(task.n_points - 1, bool))  # valid of the wrong length
+    with pytest.raises(AssertionError):
+        network.agop(params, x[:, :-1], jnp.ones(task.n_points, bool))  # inputs of width 2n-1
+    with pytest.raises(AssertionError):
+        network.agop(params, x.astype(jnp.float32), jnp.ones(task.n_points, bool))
+
+
+@pytest.mark.parametrize(
+    "module,argv,argument",
+    [
+        ("network_grokking", ["--p", "0"], "p"),
+        ("network_grokking", ["--ops", "x^y"], "ops"),
+        ("network_grokking", ["--ops", "x+y", "x+y"], "ops"),
+        ("network_grokking", ["--fraction", "1.5"], "fraction"),
+        ("network_grokking", ["--seeds", "0"], "seeds"),
+        ("network_grokking", ["--epochs", "0"], "epochs"),
+        ("network_grokking", ["--epochs", "10", "--measure-every", "3"], "measure_every"),
+        ("network_grokking", ["--width", "0"], "width"),
+        ("network_trap", ["--p", "1"], "p"),
+        ("network_trap", ["--reflection", "9"], "reflection"),
+        ("network_trap", ["--points", "0", "400"], "points"),
+        ("network_trap", ["--pairs", "-1"], "pairs"),
+        ("network_trap", ["--pairs", "1", "1"], "pairs"),
+        ("network_trap", ["--seeds", "0"], "seeds"),
+        ("network_trap", ["--iters", "0"], "iters"),
+        ("network_trap", ["--chunk-runs", "0"], "chunk_runs"),
+        ("network_trap", ["--epochs", "0"], "epochs"),
+    ],
+)
+def test_bad_arguments_fail_before_compute(module, argv, argument, capsys, tmp_path):
+    import importlib
+
+    main = importlib.import_module(f"experiments.{module}").main
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--quick", "--p", "7", "--out", str(tmp_path / "x"), *argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {argument}: ") and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_network_trap_end_to_end(tmp_path):
+    """Tiny: networks run m = 0 once per seed, RFM once; every row is summarised and
+    compared, the network rows with their accuracy on the fixed points."""
+    from experiments import network_trap
+
+    argv = ["--p", "5", "--seeds", "2", "--iters", "2", "--epochs", "2", "--width", "8"]
+    moves = ["--points", "0", "2", "--pairs", "1"]
+    payload = network_trap.main([*argv, *moves, "--out", str(tmp_path)])
+    runs = payload["runs"]
+
+    def key(r):
+        return r["setting"]["model"], r["setting"]["move"], r["setting"]["moved"], r["seed"]
+
+    assert [key(r) for r in runs] == [
+        ("network", "points", 2, 0),
+        ("network", "points", 2, 1),
+        ("network", "pairs", 1, 0),
+        ("network", "pairs", 1, 1),
+        ("network", "none", 0, 0),
+        ("network", "none", 0, 1),
+        ("rfm", "none", 0, 0),
+        ("rfm", "points", 2, 0),
+        ("rfm", "points", 2, 1),
+        ("rfm", "pairs", 1, 0),
+        ("rfm", "pairs", 1, 1),
+    ]
+    for r in runs:  # the 5 fixed points of s, plus 2 points or 1 pair {x, s x}
+        assert r["n_test"] == 5 + 2 * (r["setting"]["moved"] > 0)
+    rows = payload["summary"]
+    assert [(r["model"], r["move"], r["moved"], r["seeds"]) for r in rows] == [
+        ("network", "points", 2, 2),
+        ("network", "pairs", 1, 2),
+        ("network", "none", 0, 2),
+        ("rfm", "none", 0, 1),
+        ("rfm", "points", 2, 2),
+        ("rfm", "pairs", 1, 2),
+    ]
+    for row in rows:
+        same = [r for r in runs if key(r)[:3] == (row["model"], row["move"], row["moved"])]
+        assert row["test_acc_mean"] == pytest.approx(np.mean([r["test_acc"][-1] for r in same]))
+        assert ("fixed_point_acc_mean" in row) == (row["model"] == "network")
+    papers = [c["paper"] for c in payload["paper_comparison"]]
+    assert papers == [None, None, None, 0.0, None, None]
+    assert (tmp_path / "trap.png").exists()

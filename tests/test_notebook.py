@@ -1,8 +1,12 @@
-"""The Colab notebook is valid and its Python parses (shell and magic lines aside)."""
+"""The Colab notebook is valid, its Python parses (shell and magic lines aside) and it
+uses only names the top-level API has."""
 
 import ast
 import json
+import re
 from pathlib import Path
+
+import grokrfm
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "colab.ipynb"
 
@@ -17,4 +21,6 @@ def test_colab_notebook_is_valid_python():
         python = "\n".join(l for l in lines if not l.lstrip().startswith(("!", "%")))
         ast.parse(python)
     source = "".join("".join(c["source"]) for c in code)
-    assert "runtime.configure(x64=use_x64)" in source and "moved_splits" in source
+    assert "gr.configure(x64=use_x64" in source and "gr.moved_splits" in source
+    used = set(re.findall(r"\bgr\.(\w+)", source))
+    assert used and all(hasattr(grokrfm, name) for name in used), used

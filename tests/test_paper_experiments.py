@@ -16,8 +16,10 @@ from experiments import (
     other_groups,
     pairs_never_help,
     summary,
+    table1,
 )
 from grokrfm import cli, experiment, symmetry, tasks
+from grokrfm.errors import InvalidArgument
 
 TINY = ["--quick", "--iters", "2", "--seeds", "2"]
 # module, its folder name, and the arguments that shrink it to seconds.
@@ -131,6 +133,57 @@ def test_fig1_paper_rows_planned_as_the_paper_ran_them():
     assert 1 not in experiment.plan(fig1.rows(False), other)[0].paper
 
 
+def test_table1_paper_rows_planned_as_the_paper_ran_them():
+    """Table 1's rows: folder names, sizes, counts and the paper's values, one source."""
+    sweeps = experiment.plan(table1.rows(False), cli.options_from_args(table1.parse_args([])))
+    assert [(s.name, s.task.name, s.setting["held_out"], s.counts) for s in sweeps] == [
+        ("gaussian_add_s", "x+y mod 61", "s", (0, 1)),
+        ("quadratic_add_s", "x+y mod 61", "s", (0, 100, 200)),
+        ("gaussian_mul_sr35", "x*y mod 61", "sr^35", (0, 1, 10, 20)),
+        ("quadratic_mul_sr35", "x*y mod 61", "sr^35", (0, 100, 200)),
+    ]
+    assert [s.config.iterations for s in sweeps] == [60] * 4
+    assert [s.config.solve_retries for s in sweeps] == [0, 3, 0, 3]
+    paper = [{m: value for m, (value, _) in s.paper.items()} for s in sweeps]
+    assert paper == [
+        {0: 0.0, 1: 0.98},
+        {0: 0.0, 100: "62-70%", 200: "80-91%"},
+        {0: 0.0, 10: 0.13, 20: 0.98},  # m = 1 is ours: the paper reports no value for it
+        {0: 0.0, 100: 0.65, 200: 0.97},
+    ]
+    # fig1's random-move rows compare with the very same values.
+    fig1_sweeps = experiment.plan(fig1.rows(False), cli.options_from_args(fig1.parse_args([])))
+    assert fig1_sweeps[0].paper[1] == sweeps[0].paper[1]
+    # The quick rows keep their folders and counts (only p and sr^7 scale down).
+    quick = cli.options_from_args(table1.parse_args(["--quick"]))
+    assert [(s.name, s.counts) for s in experiment.plan(table1.rows(True), quick)] == [
+        ("gaussian_add_s", (0, 1)),
+        ("quadratic_add_s", (0, 15, 30)),
+        ("gaussian_mul_sr7", (0, 1, 3)),
+        ("quadratic_mul_sr7", (0, 15, 30)),
+    ]
+
+
+def test_an_override_that_breaks_a_row_names_the_override():
+    """sr^35 is no element of Z_31^* (order 30): the error names --p, which table1 has,
+    not the rows' reflections, which it does not."""
+    options = cli.options_from_args(table1.parse_args(["--p", "31"]))
+    with pytest.raises(InvalidArgument, match="'35' is not an element of Z_31") as err:
+        experiment.plan(table1.rows(False), options)
+    assert err.value.argument == "p"
+    # As declared, a row that does not fit its own group is the library's error.
+    bad = experiment.Row("x*y", 31, "gaussian", ("35",), "points", (0, 1))
+    with pytest.raises(InvalidArgument) as err:
+        experiment.plan([bad], cli.options_from_args(table1.parse_args([])))
+    assert err.value.argument == "reflections"
+
+
+def test_dihedral_subgroups_p_is_sized():
+    assert cli.sized(dihedral_subgroups.parse_args([]), "p") == 32
+    assert cli.sized(dihedral_subgroups.parse_args(["--quick"]), "p") == 24
+    assert cli.sized(dihedral_subgroups.parse_args(["--quick", "--p", "16"]), "p") == 16
+
+
 def test_pairs_never_help_records_extremes(ran):
     payload = ran[1]["pairs_never_help"]
     (row,) = payload["sweeps"]
@@ -201,13 +254,20 @@ def test_subgroup_reflections_closed_from_generators():
 @pytest.mark.parametrize(
     "module,argv,argument",
     [
-        (fig1, ["--p", "7", "--counts", "0", "22"], "moved"),  # 21 pairs, 42 train points
+        (fig1, ["--p", "7", "--counts", "0", "22"], "counts"),  # 21 pairs, 42 train points
         (fig1, ["--only", "cauchy"], "only"),
+        (fig1, ["--p", "0"], "p"),
         (pairs_never_help, ["--p", "12"], "p"),
-        (fixed_points, ["--p", "7", "--counts", "8"], "moved"),  # 7 fixed points
-        (other_groups, ["--group", "2", "2"], "reflections"),  # (1,2) not in Z_2 x Z_2
+        (pairs_never_help, ["--p", "5"], "p"),  # sr^5 is no element of Z_5^* (order 4)
+        (fixed_points, ["--p", "7", "--counts", "8"], "counts"),  # 7 fixed points
+        (fixed_points, ["--p", "5"], "p"),  # 5 fixed points, the rows move up to 15
+        (other_groups, ["--group", "2", "2"], "group"),  # (1,2) not in Z_2 x Z_2
         (dihedral_subgroups, ["--p", "12"], "p"),
         (dihedral_subgroups, ["--seeds", "0"], "seeds"),
+        (table1, ["--p", "12"], "p"),  # x*y needs a prime
+        (table1, ["--iters", "0"], "iters"),
+        (table1, ["--bandwidth", "0"], "bandwidth"),
+        (table1, ["--chunk-runs", "0"], "chunk_runs"),
     ],
 )
 def test_bad_arguments_fail_before_compute(module, argv, argument, capsys, tmp_path):

@@ -1,4 +1,5 @@
-"""Partitions (PAPER.md section 4): random and degenerate splits, moves, padded form.
+"""Partitions (arXiv 2604.00316, §3.1; docs/science.md §4): random and degenerate splits, moves,
+padded form.
 
 Fixed points are recomputed here from the paper's formulas (b = a + k for x+y, b = a k
 for x*y), and every set identity is checked with plain numpy on the masks.
@@ -193,7 +194,10 @@ def test_move_depends_on_key(getkey, base7):
     assert any((s != t).any() for s, t in itertools.combinations(trains, 2))
 
 
-@pytest.mark.parametrize("source,m", [("train", 43), ("train", -1), ("test", 8), ("test", 2.5)])
+@pytest.mark.parametrize(
+    "source,m",
+    [("train", 43), ("train", 42), ("train", -1), ("test", 8), ("test", 7), ("test", 2.5)],
+)
 def test_check_move_count_rejects(base7, source, m):
     with pytest.raises(InvalidArgument) as info:
         partition.check_move_count(base7, [0, m], source)
@@ -201,12 +205,14 @@ def test_check_move_count_rejects(base7, source, m):
 
 
 def test_check_move_count_accepts_bounds(base7):
-    """0 and the full source size (42 train, 7 test) are valid."""
-    assert partition.check_move_count(base7, [0, 42], "train") is None
-    assert partition.check_move_count(base7, [0, 7], "test") is None
+    """0 and all but one point of the source (41 of 42 train, 6 of 7 test) are valid:
+    a move never empties a set (moving all of it used to pass and then crash)."""
+    assert partition.check_move_count(base7, [0, 41], "train") is None
+    assert partition.check_move_count(base7, [0, 6], "test") is None
     with pytest.raises(InvalidArgument) as info:
-        partition.check_move_count(base7, [8], "test", argument="n_moved")
+        partition.check_move_count(base7, [7], "test", argument="n_moved")
     assert info.value.argument == "n_moved"
+    assert "at least one must stay" in str(info.value)
 
 
 # --- padded index form --------------------------------------------------------------
@@ -263,9 +269,7 @@ def test_capacities_keep_test_at_least_one():
 # --- partition.moved_splits -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "direction,source", [("points", "train"), ("fixed", "test")]
-)
+@pytest.mark.parametrize("direction,source", [("points", "train"), ("fixed", "test")])
 def test_moved_splits_nested_and_zero_once(base7, direction, source):
     splits, settings = partition.moved_splits(base7, [0, 1, 5], [3, 4], direction)  # batch of 5
     assert [(d["moved"], d["seed"]) for d in settings] == [(0, 3), (1, 3), (1, 4), (5, 3), (5, 4)]

@@ -57,7 +57,8 @@ def test_random_half_split_has_trivial_stabiliser(getkey):
 
 @pytest.mark.parametrize("k,order", [(16, 4), (8, 8), (4, 16)])
 def test_dihedral_subgroup_partitions_are_stabilised_by_the_subgroup(k, order):
-    """x+y mod 32, test = fixed points of every reflection in <r^k, s> (PAPER.md 5.6)."""
+    """x+y mod 32, test = fixed points of every reflection in <r^k, s> (arXiv 2604.00316, Fig. 3;
+    docs/science.md R6)."""
     task = tasks.make_task("x+y", p=32)
     sym = symmetry.symmetry_group(task)
     subgroup = sym.generate([sym.rotation(k), sym.reflection(0)])
@@ -113,11 +114,12 @@ def test_orbit_move_counts_are_validated():
     labels = sym.orbits(refl)
     n_pairs = (25 - 5) // 2
     assert partition.count_orbits(base, labels) == n_pairs
-    splits, settings = partition.moved_splits(base, [1, n_pairs], [0], "pairs", labels)
-    assert np.asarray(splits.train[1]).sum() == 0
-    with pytest.raises(InvalidArgument) as err:
-        partition.moved_splits(base, [n_pairs + 1], [0], "pairs", labels)
-    assert err.value.argument == "moved"
+    splits, settings = partition.moved_splits(base, [1, n_pairs - 1], [0], "pairs", labels)
+    assert np.asarray(splits.train[1]).sum() == 2  # one pair stays
+    for m in (n_pairs, n_pairs + 1):  # moving every pair would leave no training point
+        with pytest.raises(InvalidArgument) as err:
+            partition.moved_splits(base, [m], [0], "pairs", labels)
+        assert err.value.argument == "moved"
     with pytest.raises(InvalidArgument) as err:
         partition.moved_splits(base, [1], [0], "pairs")
     assert err.value.argument == "orbit_labels"

@@ -134,8 +134,8 @@ def test_history_records_M_every_k_iterations(iterations, every, getkey):
 
 
 def test_symmetry_trap_and_its_breaking_at_p31():
-    """PAPER.md section 5 item 2 at p = 31: holding out the fixed points of s gives 0%
-    test accuracy at 100% train; moving one random training point breaks the symmetry."""
+    """docs/science.md R2 (arXiv 2604.00316, Table 1) at p = 31: holding out the fixed points of s
+    gives 0% test accuracy at 100% train; moving one random training point breaks the symmetry."""
     task = tasks.make_task("x+y", p=31)
     sym = symmetry.symmetry_group(task)
     base = partition.degenerate_split(sym, [sym.reflection(0)])
@@ -172,3 +172,16 @@ def test_bad_configuration_is_rejected_before_compute():
         with pytest.raises(InvalidArgument) as err:
             rfm.make_spec(task, part, **kwargs)
         assert err.value.argument == argument
+
+
+def test_a_misshapen_spec_fails_before_tracing_the_run():
+    task = tasks.make_task("x+y", p=5)
+    run = rfm.make_rfm(task, rfm.RFMConfig(iterations=2))
+    split = partition.random_split(jax.random.PRNGKey(0), task.n_points, 12)
+    spec = rfm.make_spec(task, partition.to_partitions(partition.stack([split])))
+    one = jax.tree.map(lambda x: x[0], spec)
+    run(one)  # the well-formed spec runs
+    with pytest.raises(AssertionError):
+        run(one._replace(M0=jnp.eye(8)))  # M0 of another task
+    with pytest.raises(AssertionError):
+        run(one._replace(partition=one.partition._replace(train_valid=one.partition.train_idx)))

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from grokrfm.solve import solve
 
@@ -55,3 +56,14 @@ def test_jitter_retries_recover_and_report(getkey):
     batch = jax.vmap(lambda K: solve(K, Y, valid, 0.0, retries=4))(jnp.stack([good, K]))
     assert batch[1].tolist() == [True, True] and float(batch[2][0]) == 0.0
     np.testing.assert_allclose(batch[0][0], np.linalg.solve(np.asarray(good), np.asarray(Y)))
+
+
+def test_misshapen_inputs_fail_at_the_boundary(getkey):
+    K = gram(getkey(), 5)
+    Y = jnp.zeros((5, 2))
+    with pytest.raises(AssertionError):
+        solve(K[:, :4], Y, jnp.ones(5, bool))  # K not square
+    with pytest.raises(AssertionError):
+        solve(K, Y[:4], jnp.ones(5, bool))  # Y rows != N
+    with pytest.raises(AssertionError):
+        solve(K, Y, jnp.ones(5))  # valid must be a bool mask

@@ -14,6 +14,7 @@ import pytest
 from experiments import stabilizer as stabilizer_experiment
 from grokrfm import families, partition, symmetry, tasks
 from grokrfm.analysis import stabilizer
+from grokrfm.errors import InvalidArgument
 
 FAMILIES_WITH_SYMMETRY = ("pairs", "fixed", "orbit_union")
 SMALL = [("x+y", 5), ("x+y", 6), ("x*y", 7), ("x/y", 7), ("x-y", 8)]
@@ -265,6 +266,11 @@ def test_experiment_end_to_end(tmp_path):
         (["--seeds", "0"], "seeds"),
         (["--iters", "0"], "iters"),
         (["--chunk-runs", "0"], "chunk_runs"),
+        (["--p", "0"], "p"),
+        (["--group", "2", "3"], "p"),  # --p and --group together
+        (["--kernel", "cubic"], "kernel"),
+        (["--bandwidth", "0"], "bandwidth"),
+        (["--memory-budget", "-1"], "memory_budget"),
     ],
 )
 def test_bad_arguments_fail_before_compute(argv, argument, capsys, tmp_path):
@@ -274,3 +280,44 @@ def test_bad_arguments_fail_before_compute(argv, argument, capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.startswith(f"error: {argument}: ")
     assert not (tmp_path / "x").exists()
+
+
+def test_fraction_batch_keeps_settings_beside_their_splits():
+    batch = families.fraction_batch(25, [0.2, 0.6], [3, 4])
+    assert batch.settings == [
+        {"fraction": 0.2, "seed": 3},
+        {"fraction": 0.2, "seed": 4},
+        {"fraction": 0.6, "seed": 3},
+        {"fraction": 0.6, "seed": 4},
+    ]
+    for i, setting in enumerate(batch.settings):
+        one = partition.fraction_splits(25, setting["fraction"], [setting["seed"]])
+        np.testing.assert_array_equal(batch.splits.train[i], one.train[0])
+        np.testing.assert_array_equal(batch.splits.test[i], one.test[0])
+    labelled = batch.labelled(group="G").take(3)
+    assert labelled.size == 3 and all(s["group"] == "G" for s in labelled.settings)
+    assert labelled.splits.train.shape == (3, 25)
+    copies = families.replicate(jax.tree.map(lambda x: x[1], batch.splits), [{"seed": 0}] * 2)
+    np.testing.assert_array_equal(copies.splits.train, np.stack([batch.splits.train[1]] * 2))
+
+
+@pytest.mark.parametrize(
+    "fractions,n_points,message",
+    [
+        ([], (), "at least one"),
+        ([0.5, 0.0], (), "strictly between"),
+        ([0.5, 1.0], (), "strictly between"),
+        ([0.3, 0.3], (), "repeated"),
+        ([0.01], (25,), "leaves a set empty"),
+    ],
+)
+def test_check_fractions_names_the_flag(fractions, n_points, message):
+    with pytest.raises(InvalidArgument, match=f"^fractions: .*{message}"):
+        families.check_fractions(fractions, n_points)
+    assert families.check_fractions([0.6, 0.2], (25,)) == (0.2, 0.6)
+
+
+def test_group_tasks_name_the_flag():
+    assert [t.group.name for t in families.group_tasks(["S3", "Z3xZ3"])][0] == "S_3"
+    with pytest.raises(InvalidArgument, match="^groups: unknown group"):
+        families.group_tasks(["S3", "T9"])

@@ -87,3 +87,67 @@ def test_bad_chunking_is_refused(tmp_path):
         sweep.run_chunked(task, CONFIG, splits, settings, tmp_path, chunk_runs=0)
     with pytest.raises(InvalidArgument, match="settings"):
         sweep.run_chunked(task, CONFIG, splits, settings[:3], tmp_path)
+
+
+# --- a saved chunk is trusted only if it passes every check ---------------------------
+
+
+def _sweep_twice(tmp_path, damage):
+    """Run a 2-chunk sweep, damage its chunk files, rerun: (first records, rerun records,
+    warnings, how many runs the rerun computed)."""
+    task, splits, settings = setup()
+    first = sweep.run_chunked(task, CONFIG, splits, settings, tmp_path, chunk_runs=4, log=None)
+    chunks = sorted((tmp_path / "chunks").glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    damage(chunks)
+    warnings, computed = [], []
+    real = rfm.run_batch
+
+    def counting(*args, **kwargs):
+        computed.append(1)
+        return real(*args, **kwargs)
+
+    rfm.run_batch = counting
+    try:
+        again = sweep.run_chunked(
+            task, CONFIG, splits, settings, tmp_path, chunk_runs=4, log=None, warn=warnings.append
+        )
+    finally:
+        rfm.run_batch = real
+    return first, again, warnings, len(computed)
+
+
+@pytest.mark.parametrize(
+    "damage,reason",
+    [
+        (lambda c: c[0].write_text(c[0].read_text()[:50]), "unreadable"),
+        (lambda c: c[0].write_text('{"records": []}'), "another version"),
+        (lambda c: c[1].write_text(c[0].read_text()), "fingerprint"),
+        (
+            lambda c: c[0].write_text(c[0].read_text().replace('"seed": 1', '"seed": 9', 1)),
+            "other settings",
+        ),
+        (
+            lambda c: c[0].write_text(c[0].read_text().replace("0.0", "0.5", 1)),
+            "digest",
+        ),
+    ],
+    ids=["truncated", "emptied", "copied_over_another", "wrong_setting", "edited"],
+)
+def test_a_damaged_chunk_is_recomputed_with_one_warning(tmp_path, damage, reason):
+    first, again, warnings, computed = _sweep_twice(tmp_path, damage)
+    assert again == first  # nothing lost, nothing duplicated
+    assert computed == 1 and len(warnings) == 1 and reason in warnings[0]
+    assert warnings[0].startswith("warning: chunk ") and "\n" not in warnings[0]
+
+
+def test_chunks_of_other_code_are_not_reused_and_are_removed(tmp_path, monkeypatch):
+    task, splits, settings = setup()
+    sweep.run_chunked(task, CONFIG, splits, settings, tmp_path, chunk_runs=4, log=None)
+    assert len(list((tmp_path / "chunks").glob("*.json"))) == 2
+    # The same sweep after a change to the library's code: nothing is reused.
+    monkeypatch.setattr(sweep, "library_fingerprint", lambda: "changed-code")
+    lines = []
+    sweep.run_chunked(task, CONFIG, splits, settings, tmp_path, chunk_runs=4, log=lines.append)
+    assert not any("loaded" in line for line in lines)
+    assert any("removed 2 chunk files" in line for line in lines)
+    assert len(list((tmp_path / "chunks").glob("*.json"))) == 2

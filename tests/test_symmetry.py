@@ -1,4 +1,5 @@
-"""Dih(A) acting on the grid: the action of PAPER.md section 2, group laws, Pi(g), orbits.
+"""Dih(A) acting on the grid: the action of docs/science.md §2 (arXiv 2604.00316, §3, App. A), group
+laws, Pi(g), orbits.
 
 Expected actions are written out with explicit modular arithmetic per operation (the
 paper's table); element index k of Z_p^* is the residue k + 1; product-group elements
@@ -280,7 +281,8 @@ def test_fixed_points_match_brute_force(groups, op, mod):
 
 @pytest.mark.parametrize("op,mod", [(op, m) for op, m in TASKS if not isinstance(m, tuple)])
 def test_reflection_fixed_points_follow_paper_column(groups, op, mod):
-    """PAPER.md section 2, last column: b = a+k, b = -a-k, b = ak, b = (ak)^-1."""
+    """docs/science.md §2 (arXiv 2604.00316, §3, App. A), last column: b = a+k, b = -a-k, b = ak, b
+    = (ak)^-1."""
     sym = groups(op, mod)
     n = _order(op, mod)
     p = mod
@@ -400,7 +402,7 @@ def test_generate_multiplicative_primitive_root(p):
 
 @pytest.mark.parametrize("d,order", [(16, 4), (8, 8), (4, 16)])
 def test_generate_x_plus_y_mod_32_dihedral_subgroups(d, order):
-    """PAPER.md section 5.6: <r^d, s> = {r^j, sr^j : d | j}."""
+    """docs/science.md R6 (arXiv 2604.00316, Fig. 3): <r^d, s> = {r^j, sr^j : d | j}."""
     sym = symmetry_group(make_task("x+y", p=32))
     sub = sym.generate([sym.rotation(d), sym.reflection(0)])
     assert len(sub) == order

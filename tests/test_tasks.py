@@ -1,7 +1,7 @@
 """Tasks: Cayley tables, grid order, encodings, element parsing and argument checks.
 
-Every expected value is recomputed here with plain modular arithmetic (PAPER.md section 1),
-never with the library's own group tables.
+Every expected value is recomputed here with plain modular arithmetic (arXiv 2604.00316, §2;
+docs/science.md §1), never with the library's own group tables.
 """
 
 import itertools

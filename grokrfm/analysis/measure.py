@@ -12,6 +12,7 @@ import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -90,6 +91,14 @@ def measure_batch(
       history: ``(B, T+1, 2n, 2n)`` or None; the circulant deviation and the AGOP
         alignment need a cyclic group A (they are None otherwise).
     """
+    M = jnp.asarray(M)
+    chex.assert_rank(M, 3)
+    if history is not None:
+        history = jnp.asarray(history)
+        # One (T+1, 2n, 2n) history per final M.
+        chex.assert_rank(history, 4)
+        chex.assert_equal_shape_prefix([M, history], 1)
+        chex.assert_equal_shape_suffix([M, history], 2)
     masks = jnp.asarray(masks)
     if masks.ndim != 3 or masks.shape[0] != M.shape[0] or masks.shape[2] != sym.order:
         raise InvalidArgument(
@@ -98,24 +107,24 @@ def measure_batch(
     # Two compiled calls, the second started after the first has finished: XLA:CPU
     # (jaxlib 0.10) was seen to deadlock on one program holding both the batched
     # pseudo-inverses (LAPACK eigh) and the per-iteration measures.
-    final = jax.block_until_ready(_measure_final(basis, jnp.asarray(M), masks))
+    final = jax.block_until_ready(_measure_final(basis, M, masks))
     if history is None:
         return Measures(*final, None, None, None, None)
     order, hankel = None, False
     if is_cyclic(sym.task.group):
         structure = block_forms(sym.task)
         order, hankel = jnp.asarray(structure.order), structure.off_diagonal_hankel
-    return Measures(*final, *_measure_history(basis, jnp.asarray(history), order, hankel))
+    return Measures(*final, *_measure_history(basis, history, order, hankel))
 
 
 def feature_records(
     sym: SymmetryGroup,
-    basis: ScoreBasis,
     result,
     records: Sequence[dict],
     splits,
     expected: Sequence[int | None] | None = None,
     top: int = 5,
+    basis: ScoreBasis | None = None,
 ) -> Measures:
     """Add a ``"features"`` entry to each run record (see :func:`grokrfm.sweep.run_records`).
 
@@ -124,13 +133,15 @@ def feature_records(
     partition's stabiliser (``"stabilizer"``), the whole group (``"group"``) and
     {id, expected} (``"pair"``), the stabiliser's element names, and, when
     ``result.M_history`` is recorded, per-iteration curves (:func:`score_curves`, and for
-    a cyclic A the circulant deviation and AGOP alignment of :func:`progress_curves`).
+    a cyclic A the circulant deviation and AGOP alignment per iteration).
 
     Args:
       result: the batched :class:`grokrfm.rfm.RFMResult` the records came from.
       records: one record per run, in batch order (modified in place).
       splits: the batched Split the runs used.
       expected: per run, the element index it should encode (or None).
+      top: classes listed per run (see :func:`matrix_report`).
+      basis: ``sym``'s :class:`ScoreBasis`, when the caller has it already.
 
     Returns:
       The :class:`Measures` of the batch (one compiled call).
@@ -138,6 +149,8 @@ def feature_records(
     expected = list(expected) if expected is not None else [None] * len(records)
     if len(expected) != len(records):
         raise InvalidArgument("expected", f"{len(expected)} elements for {len(records)} runs")
+    if basis is None:
+        basis = score_basis(sym)
     stab = stabilizing_elements(sym, splits.train, splits.test)  # (B, |G|)
     pair = np.stack(
         [subgroup_mask(sym, [e]) if e is not None else np.zeros(sym.order, bool) for e in expected]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -90,6 +91,10 @@ def orbit_prediction(
         raise InvalidArgument(
             "split", f"train, test and correct must be ({grid_perms.shape[1]},) masks"
         )
+    # Sets as bool masks and the action as grid indices: a 0/1 float mask or a float
+    # permutation would index and combine without an error but mean something else.
+    chex.assert_type([train, test, correct, mask], bool)
+    chex.assert_type(grid_perms, int)
     moved_in = train[grid_perms]  # [h, y] = train[h y]
     in_orbit = jnp.any(moved_in & mask[:, None], axis=0)
     predicted = test & in_orbit & ~train
@@ -129,10 +134,12 @@ def orbit_predictions(
     """:func:`orbit_prediction` for a batch: ``splits`` and ``correct (B, n_points)``, one
     subgroup ``masks (B, |G|)`` per run."""
     perms = jnp.asarray(sym.grid_perms, jnp.int32)
+    train, test, masks = (jnp.asarray(x) for x in (splits.train, splits.test, masks))
+    chex.assert_rank([train, test, correct, masks], 2)  # one row per run
+    chex.assert_equal_shape([train, test, correct])
+    chex.assert_equal_shape_prefix([train, masks], 1)
     run = jax.vmap(orbit_prediction, (0, 0, 0, None, 0))
-    return jax.jit(run)(
-        jnp.asarray(splits.train), jnp.asarray(splits.test), correct, perms, jnp.asarray(masks)
-    )
+    return jax.jit(run)(train, test, correct, perms, masks)
 
 
 def outcomes(sym: SymmetryGroup, kernel: str, result, partitions, splits, masks, bandwidth=2.5):

@@ -49,6 +49,7 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -126,11 +127,13 @@ class Scores(NamedTuple):
 
 
 def safe_ratio(num, den):
+    """``num / den`` where ``den > 0``, else 0 (no NaN, and no NaN gradient either)."""
     ok = den > 0
     return jnp.where(ok, num / jnp.where(ok, den, 1.0), 0.0)
 
 
 def check_square(M, d: int, argument: str):
+    """Raise :class:`InvalidArgument` naming ``argument`` unless ``M`` is ``(..., d, d)``."""
     if M.shape[-2:] != (d, d):
         raise InvalidArgument(argument, f"must be {d} x {d} (or a batch of them), got {M.shape}")
 
@@ -151,6 +154,7 @@ def representation_scores(M: jax.Array, basis: ScoreBasis) -> Scores:
     check_square(M, d, "M")
     if M.ndim != 2:
         raise InvalidArgument("M", f"one {d} x {d} matrix (vmap for a batch), got {M.shape}")
+    chex.assert_type(M, float)  # an integer or bool M would be promoted (or refused) deep inside
     P = basis.projector
     Mt = centred(M, basis)
     norm_m = jnp.sqrt(jnp.sum(Mt * Mt))
@@ -202,6 +206,9 @@ def energy_fraction(
         raise InvalidArgument(
             "subgroup", f"mask must have shape ({basis.gram.shape[0]},), got {mask.shape}"
         )
+    # A membership mask: weights or element indices of the right length would be read as
+    # a different span without any error.
+    chex.assert_type(mask, bool)
     Mt = centred(M, basis)
     if beyond_identity:
         P = basis.projector
@@ -333,6 +340,7 @@ def score_curves(sym: SymmetryGroup, history_scores: Scores, element=None) -> di
       ``pair_share`` per iteration. Lists (JSON-ready).
     """
     s = jax.tree.map(np.asarray, history_scores)
+    chex.assert_rank(s.score, 2)  # one run's (T+1, |G|): a batch would mix runs
     rep, names = element_classes(sym)
     candidates = np.array([g for g in range(sym.order) if rep[g] == g and g != sym.identity])
     magnitude = np.abs(s.score[:, candidates])

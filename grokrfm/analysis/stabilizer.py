@@ -6,16 +6,20 @@ under which both its train and its test set are invariant
 RFM generalises only when the training data's symmetry is broken, i.e. (for the
 partitions studied) when H = {id}. This module diagnoses each partition of a batch
 (built, e.g., by :mod:`grokrfm.families`) and cross-tabulates "H is trivial" against
-"RFM generalises".
+"RFM generalises". For a task on any finite group the stabiliser is taken in the
+symmetry groups :mod:`grokrfm.computed_symmetry` computes (:func:`group_symmetries`,
+:func:`group_diagnostics`) and summarised per family (:func:`group_family_rows`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from grokrfm import families, partition, symmetry
+from grokrfm import computed_symmetry as cs
+from grokrfm import families, partition, symmetry, tasks
 from grokrfm.partition import Split
 from grokrfm.symmetry import SymmetryGroup
 from grokrfm.tasks import Task
@@ -77,7 +81,7 @@ def degenerate_stabilizers(sym: SymmetryGroup) -> list[dict]:
     """For each reflection sr^k: the stabiliser of its degenerate partition.
 
     For odd group order this is {id, sr^k}; for even order (``x*y``, ``x/y``) it is
-    larger (PAPER.md section 7). No RFM is run.
+    larger (docs/science.md Q (beyond arXiv 2604.00316)). No RFM is run.
 
     Returns:
       One ``{"reflection", "order", "elements", "generators"}`` dict per reflection,
@@ -217,6 +221,15 @@ def confusion_of(records: Sequence[dict], prediction: str = "h_trivial") -> dict
     )
 
 
+def confusion_tables(subsets: dict[str, Sequence[dict]]) -> dict:
+    """``{prediction: {subset: table}}``: the :func:`confusion_of` table of every one of
+    :data:`PREDICTIONS` on every named subset of :func:`outcome` records."""
+    return {
+        prediction: {key: confusion_of(runs, prediction) for key, runs in subsets.items()}
+        for prediction in PREDICTIONS
+    }
+
+
 def family_rows(records: Sequence[dict]) -> list[dict]:
     """Per family (in :data:`grokrfm.families.FAMILIES` order) of :func:`outcome`
     records: how many, their training fractions, stabiliser orders, how many
@@ -272,6 +285,55 @@ def mispredicted(records: Sequence[dict], prediction: str = "h_trivial") -> list
 # --- partitions of any finite group, diagnosed in its computed symmetry groups --------------
 
 
+class GroupSymmetries(NamedTuple):
+    """The symmetry groups a partition of a task on any finite group is diagnosed in
+    (:mod:`grokrfm.computed_symmetry`).
+
+    Attributes:
+      lp: the label-preserving group (Dih(G) for abelian G, G's right-regular action
+        otherwise).
+      atp: the autotopism group with operand swaps.
+      atp_no_swap: the autotopism group without them.
+      atp_enumerated: ``atp`` as a symmetry group, None when it has more than
+        :data:`grokrfm.computed_symmetry.ELEMENT_LIMIT` elements.
+    """
+
+    lp: SymmetryGroup
+    atp: cs.ComputedGroup
+    atp_no_swap: cs.ComputedGroup
+    atp_enumerated: SymmetryGroup | None
+
+    @property
+    def diagnosed(self) -> dict[str, SymmetryGroup | None]:
+        """The groups :func:`group_diagnostics` measures stabilisers in, by name."""
+        return {"lp": self.lp, "atp": self.atp_enumerated}
+
+
+def group_symmetries(task: Task) -> GroupSymmetries:
+    """The computed symmetry groups of ``task`` (see :class:`GroupSymmetries`)."""
+    atp = cs.autotopism_group(task, swap=True)
+    enumerated = cs.to_symmetry_group(atp) if atp.order <= cs.ELEMENT_LIMIT else None
+    return GroupSymmetries(
+        cs.label_preserving_group(task), atp, cs.autotopism_group(task, swap=False), enumerated
+    )
+
+
+def symmetry_report(task: Task, groups: GroupSymmetries) -> dict:
+    """The orders and structure of a task's computed symmetry groups, JSON-ready."""
+    return {
+        "group": task.group.name,
+        "order": task.n,
+        "abelian": tasks.is_abelian(task.group),
+        "lp_order": groups.lp.order,
+        "lp_structure": cs.structure(groups.lp),
+        "aut_order": groups.atp.stabilizer_order,
+        "atp_order_no_swap": groups.atp_no_swap.order,
+        "atp_order": groups.atp.order,
+        "atp_generators": list(groups.atp.generator_names),
+        "atp_enumerated": groups.atp_enumerated is not None,
+    }
+
+
 def group_diagnostics(
     task: Task, groups: dict[str, SymmetryGroup | None], splits: Split
 ) -> list[dict]:
@@ -297,3 +359,48 @@ def group_diagnostics(
             d[f"stabilizer_order_{name}"] = int(m.sum())
             d[f"fixed_test_fraction_{name}"] = float(f)
     return out
+
+
+def _mean(values) -> float | None:
+    """The mean of the values that are not None (None if there are none)."""
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def group_family_rows(
+    records: Sequence[dict], threshold: float, groups: Sequence[str] = ("lp", "atp")
+) -> list[dict]:
+    """Per family of :data:`grokrfm.families.GROUP_FAMILIES` (in that order), over run
+    records carrying their :func:`group_diagnostics` as ``"diagnostics"``: how many runs,
+    the mean training fraction, the stabiliser orders seen and the mean fraction of test
+    points fixed in each of ``groups``, the mean unseen-label fraction, the final test
+    accuracy and how many runs reached ``threshold``."""
+    rows = []
+    for family in families.GROUP_FAMILIES:
+        runs = [r for r in records if r["setting"]["family"] == family]
+        if not runs:
+            continue
+        diagnostics = [r["diagnostics"] for r in runs]
+        acc = np.array([r["test_acc"][-1] for r in runs])
+        row = {
+            "family": family,
+            "runs": len(runs),
+            "train_fraction": _mean([d["train_fraction"] for d in diagnostics]),
+        }
+        for name in groups:
+            orders = {d[f"stabilizer_order_{name}"] for d in diagnostics}
+            row[f"stabilizer_{name}"] = "/".join(
+                map(str, sorted(orders, key=lambda v: (v is None, v)))
+            )
+            row[f"fixes_test_{name}"] = _mean(
+                [d[f"fixed_test_fraction_{name}"] for d in diagnostics]
+            )
+        row.update(
+            unseen_labels=_mean([d["unseen_label_fraction"] for d in diagnostics]),
+            test_acc_mean=float(acc.mean()),
+            test_acc_std=float(acc.std()),
+            test_acc=f"{100 * acc.mean():.1f} ± {100 * acc.std():.1f}%",
+            generalises=int((acc >= threshold).sum()),
+        )
+        rows.append(row)
+    return rows

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -66,7 +67,8 @@ def reorder(M: jax.Array, order) -> jax.Array:
 
 
 def circulant_deviation(A: jax.Array, hankel: bool = False) -> jax.Array:
-    """PAPER.md section 6 on one ``(n, n)`` block: align, column variances, / ``|A|_F^2``.
+    """docs/science.md P1 (arXiv 2407.20199, §3) on one ``(n, n)`` block: align, column variances, /
+    ``|A|_F^2``.
 
     Row l is rolled so that a circulant block (``A[i, j] = c(j - i)``; ``hankel=False``)
     or a Hankel block (``A[i, j] = c(i + j)``; ``hankel=True``) has constant columns:
@@ -121,7 +123,8 @@ class Deviation(NamedTuple):
     """Circulant deviation of a feature matrix after reordering (batched as M is).
 
     Attributes:
-      off_diagonal: of the lower-left block (the block PAPER.md section 6 measures;
+      off_diagonal: of the lower-left block (the block docs/science.md P1 (arXiv 2407.20199, §3)
+      measures;
         NaN while it is zero, e.g. for M = I).
       combined: over all four blocks, each aligned by its predicted form:
         ``sum of column variances / |M|_F^2``.
@@ -133,6 +136,9 @@ class Deviation(NamedTuple):
 
 def block_circulant_deviation(M: jax.Array, structure: CirculantStructure) -> Deviation:
     """:class:`Deviation` of ``M (..., 2n, 2n)``; pure, vmappable."""
+    # The order permutes coordinates: integer indices, one per element of A.
+    chex.assert_rank(structure.order, 1)
+    chex.assert_type(structure.order, int)
     n = len(structure.order)
     R = reorder(M, structure.order)
     blocks = (R[..., :n, :n], R[..., n:, n:], R[..., n:, :n], R[..., :n, n:])
@@ -163,7 +169,8 @@ def agop_alignment(history: jax.Array, block: str = "full") -> jax.Array:
     Args:
       history: M_0, ..., M_T (``RFMResult.M_history`` with ``save_every=1``); batches
         allowed in front.
-      block: ``"full"`` (PAPER.md section 6) or ``"off_diagonal"`` (the lower-left block
+      block: ``"full"`` (arXiv 2407.20199, §3; docs/science.md P1) or ``"off_diagonal"`` (the
+      lower-left block
         only, which is 0 at M_0 = I, so the curve starts at 0 instead of near the
         diagonal's share).
 
@@ -182,21 +189,3 @@ def agop_alignment(history: jax.Array, block: str = "full") -> jax.Array:
     dots = jnp.sum(flat * final, axis=-1)
     norms = jnp.linalg.norm(flat, axis=-1) * jnp.linalg.norm(final, axis=-1)
     return safe_ratio(dots, norms)
-
-
-def progress_curves(task: Task, history: jax.Array) -> dict:
-    """PAPER.md section 6's progress measures per iteration of ``history (..., T+1, 2n, 2n)``.
-
-    Returns:
-      ``circulant_deviation`` (lower-left block, reordered by :func:`block_forms`),
-      ``circulant_deviation_all_blocks``, ``agop_alignment`` (full M) and
-      ``agop_alignment_off_diagonal``, as arrays shaped like ``history``'s leading axes.
-    """
-    history = jnp.asarray(history)
-    dev = batch_deviation(history, block_forms(task))
-    return {
-        "circulant_deviation": np.asarray(dev.off_diagonal),
-        "circulant_deviation_all_blocks": np.asarray(dev.combined),
-        "agop_alignment": np.asarray(agop_alignment(history)),
-        "agop_alignment_off_diagonal": np.asarray(agop_alignment(history, "off_diagonal")),
-    }

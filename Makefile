@@ -26,7 +26,7 @@ bench: $(STAMP)  ## timings as ratios measured in one process; writes results/be
 headline: $(STAMP)  ## the paper's headline: Gaussian x+y mod 61, 60 iterations, 3 seeds
 	$(PY) -m experiments.symmetry_breaking --p 61 --iters 60 --seeds 3 --out results/headline
 
-# The paper's experiments (docs/science.md §5 (arXiv 2604.00316, §§3–4)), in its order; each is `python -m experiments.<name>`.
+# The paper's experiments (arXiv 2604.00316, §§3–4; docs/science.md §5), in its order; each is `python -m experiments.<name>`.
 PAPER_EXPERIMENTS := table1 fig1 pairs_never_help fixed_points other_groups dihedral_subgroups stabilizer \
 	features_degenerate features_random features_subgroups orbit_predictions
 # Beyond the paper: networks beside RFM, emergence with data, any finite group.
@@ -45,8 +45,8 @@ paper: $(STAMP)  ## every paper experiment paper-sized into results/<name> (hour
 	$(PY) -m experiments.summary --results results
 
 lint: $(STAMP)
-	$(PY) -m ruff check grokrfm experiments benchmarks tests
-	$(PY) -m ruff format --check grokrfm experiments benchmarks tests
+	$(PY) -m ruff check grokrfm experiments benchmarks tests tools
+	$(PY) -m ruff format --check grokrfm experiments benchmarks tests tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

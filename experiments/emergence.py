@@ -141,9 +141,9 @@ def run_fraction(fraction: float, options: EmergenceOptions) -> tuple[list[dict]
     return records, np.asarray(result.M)
 
 
-def mean_std(values) -> tuple[float, float]:
-    values = np.asarray(values, float)
-    return float(values.mean()), float(values.std())
+def mean_std(values) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation over seeds (:func:`grokrfm.report.mean_std`)."""
+    return report.mean_std(values)
 
 
 def summary_row(fraction: float, runs: list[dict]) -> dict:

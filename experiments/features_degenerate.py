@@ -137,9 +137,9 @@ def summary_row(batch: TaskBatch, records: list[dict], kind: str) -> dict:
         "task": batch.task.name,
         "kind": kind,
         "runs": len(runs),
-        "train_acc_mean": float(np.mean([r["train_acc"][-1] for r in runs])),
-        "test_acc_mean": float(np.mean([r["test_acc"][-1] for r in runs])),
-        "test_acc_std": float(np.std([r["test_acc"][-1] for r in runs])),
+        "train_acc_mean": report.mean_std([r["train_acc"][-1] for r in runs])[0],
+        "test_acc_mean": report.mean_std([r["test_acc"][-1] for r in runs])[0],
+        "test_acc_std": report.mean_std([r["test_acc"][-1] for r in runs])[1],
         "top_in_stabilizer": sum(
             batch.sym.names[x["top"][0]["element"]] in x["stabilizer"] for x in f
         ),

@@ -106,7 +106,8 @@ def options_from_args(args: argparse.Namespace) -> GroupsRandomOptions:
         config=experiment.kernel_config("gaussian", cli.sized(args, "iters")),
         bandwidth=args.bandwidth,
         memory_budget=cli.memory_budget_from_args(args),
-        network=cli.network_config_from_args(args) if args.networks else None,
+        # The network flags are validated even when --networks is off.
+        network=net if (net := cli.network_config_from_args(args)) and args.networks else None,
     )
 
 
@@ -165,8 +166,7 @@ def summary_rows(runs: list[dict], with_network: bool) -> list[dict]:
         )
         if with_network:
             accs = [r["network"]["test_acc"] for r in same]
-            row["network_test_acc_mean"] = float(np.mean(accs))
-            row["network_test_acc_std"] = float(np.std(accs))
+            row["network_test_acc_mean"], row["network_test_acc_std"] = report.mean_std(accs)
     return rows
 
 

@@ -73,7 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--fraction", type=float, default=0.5, help="training fraction (0.5)")
     cli.add_network_arguments(parser, epochs=cli.Sized(100, 150))
     out = "results/network_grokking"
-    parser.add_argument("--out", default=out, help=f"output folder ({out})")
+    parser.add_argument("--out", default=out, type=cli.output_folder, help=f"output folder ({out})")
     return parser.parse_args(argv)
 
 
@@ -134,8 +134,7 @@ def run_op(task, options: NetworkGrokkingOptions) -> tuple[list[dict], network.N
 
 def summary_row(task, records, paper_sized: bool) -> dict:
     def stat(key):
-        values = np.array([r[key][-1] for r in records])
-        return float(values.mean()), float(values.std())
+        return report.mean_std([r[key][-1] for r in records])
 
     jumps = [r["grokking_epoch"] for r in records]
     reached = [j for j in jumps if j is not None]

@@ -252,19 +252,19 @@ def summarize(records: list[dict]) -> list[dict]:
             "seeds": len(runs),
             "n_train": int(np.mean([r["n_train"] for r in runs])),
             "n_test": int(np.mean([r["n_test"] for r in runs])),
-            "train_acc_mean": float(np.mean([r["train_acc"][-1] for r in runs])),
-            "test_acc_mean": float(test.mean()),
-            "test_acc_std": float(test.std()),
-            "test_acc_min": float(test.min()),
-            "test_acc_max": float(test.max()),
+            "train_acc_mean": report.mean_std([r["train_acc"][-1] for r in runs])[0],
+            "test_acc_mean": report.mean_std(test)[0],
+            "test_acc_std": report.mean_std(test)[1],
+            "test_acc_min": float(np.nanmin(test)),
+            "test_acc_max": float(np.nanmax(test)),
             "grokking_epochs": [r.get("grokking_epoch") for r in runs],
             "stabilizer_orders": sorted({r.get("stabilizer_order") for r in runs} - {None}),
         }
         if model == "network":
             fixed = [r["fixed_point_acc"] for r in runs]
             row.update(
-                fixed_point_acc_mean=float(np.mean(fixed)),
-                fixed_point_acc_std=float(np.std(fixed)),
+                fixed_point_acc_mean=report.mean_std(fixed)[0],
+                fixed_point_acc_std=report.mean_std(fixed)[1],
             )
         rows.append(row)
     return rows

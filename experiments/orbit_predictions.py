@@ -246,11 +246,15 @@ def run_transfer(
     return runs, run_batch(row, opts, held, runs.ridge, M[runs.start], masks, settings)
 
 
-def _stats(values) -> tuple[float, float, float]:
-    v = np.asarray(values, float)
-    if v.size == 0 or np.isnan(v).all():
-        return float("nan"), float("nan"), float("nan")
-    return float(np.nanmean(v)), float(np.nanstd(v)), float(np.nanmin(v))
+def _stats(values) -> tuple[float | None, float | None, float | None]:
+    """Mean, sample std and minimum of the measured values (None/NaN left out)."""
+    mean, std = report.mean_std(values)
+    finite = [v for v in values if v is not None and np.isfinite(v)]
+    return mean, std, (min(finite) if finite else None)
+
+
+def _fraction(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def orbit_summary(task: tasks.Task, records: list[dict], ridge: float, fraction: float):
@@ -258,30 +262,32 @@ def orbit_summary(task: tasks.Task, records: list[dict], ridge: float, fraction:
     mine = [r for r in records if r["setting"]["ridge"] == ridge]
     learned = [r for r in mine if r["setting"]["M0"] != "I"]
     baseline = [r for r in mine if r["setting"]["M0"] == "I"]
-    p_mean, p_std, p_min = _stats([r["precision"] for r in learned])
-    r_mean, r_std, r_min = _stats([r["recall"] for r in learned])
+    # A run whose solve failed has no predictor to compare: it is counted, not averaged.
+    solved = [r for r in learned if all(r["solve_ok"])]
+    p_mean, p_std, p_min = _stats([r["precision"] for r in solved])
+    r_mean, r_std, r_min = _stats([r["recall"] for r in solved])
     row = {
         "task": task.name,
         "part": "orbits",
         "ridge": ridge,
         "runs": len(learned),
-        "train_acc_mean": float(np.mean([r["train_acc"][-1] for r in learned])),
-        "test_acc_mean": float(np.mean([r["test_acc"][-1] for r in learned])),
-        "baseline_test_acc": float(np.mean([r["test_acc"][-1] for r in baseline])),
+        "train_acc_mean": report.mean_std([r["train_acc"][-1] for r in learned])[0],
+        "test_acc_mean": report.mean_std([r["test_acc"][-1] for r in learned])[0],
+        "baseline_test_acc": report.mean_std([r["test_acc"][-1] for r in baseline])[0],
         "precision_mean": p_mean,
         "precision_min": p_min,
         "recall_mean": r_mean,
         "recall_min": r_min,
-        "exact": sum(r["n_both"] == r["n_predicted"] == r["n_correct_test"] for r in learned),
+        "exact": sum(r["n_both"] == r["n_predicted"] == r["n_correct_test"] for r in solved),
         "solve_failures": sum(not all(r["solve_ok"]) for r in learned),
     }
     setting = (
         f"gaussian {task.name}, M0 from Fix(sr^k) held out, random {fraction:.0%}, ridge {ridge:g}"
     )
     note = (
-        f"C = T exactly in {row['exact']} of {row['runs']} runs; test acc "
-        f"{row['test_acc_mean']:.3f} (M0 = I: {row['baseline_test_acc']:.3f}); "
-        f"{row['solve_failures']} runs with a failed solve"
+        f"C = T exactly in {row['exact']} of {len(solved)} solved runs; test acc "
+        f"{_fraction(row['test_acc_mean'])} (M0 = I: {_fraction(row['baseline_test_acc'])}); "
+        f"{row['solve_failures']} runs with a failed solve, left out"
     )
     comparison = [
         {
@@ -291,7 +297,8 @@ def orbit_summary(task: tasks.Task, records: list[dict], ridge: float, fraction:
             "measured_mean": mean,
             "measured_std": std,
             "train_acc_mean": row["train_acc_mean"],
-            "seeds": row["runs"],
+            "seeds": len(solved),
+            "failed_runs": row["solve_failures"],
             "note": note,
         }
         for what, mean, std in (("precision", p_mean, p_std), ("recall", r_mean, r_std))
@@ -304,16 +311,16 @@ def transfer_summary(row: OrbitTask, records: list[dict], ridge: float):
     name = row.sym.names[row.transfer]
     other = [r for r in mine if r["setting"]["M0"] != name]
     same = [r for r in mine if r["setting"]["M0"] == name][0]
-    finals = np.array([r["test_acc"][-1] for r in other])
+    finals = report.finite([r["test_acc"][-1] for r in other])
     summary = {
         "task": row.task.name,
         "part": "transfer",
         "ridge": ridge,
         "held_out": name,
         "runs": len(other),
-        "train_acc_mean": float(np.mean([r["train_acc"][-1] for r in other])),
-        "test_acc_mean": float(finals.mean()),
-        "test_acc_min": float(finals.min()),
+        "train_acc_mean": report.mean_std([r["train_acc"][-1] for r in other])[0],
+        "test_acc_mean": float(finals.mean()) if finals.size else None,
+        "test_acc_min": float(finals.min()) if finals.size else None,
         "all_correct": int((finals == 1.0).sum()),
         "same_reflection_test_acc": same["test_acc"][-1],
         "solve_failures": sum(not all(r["solve_ok"]) for r in other),
@@ -325,7 +332,7 @@ def transfer_summary(row: OrbitTask, records: list[dict], ridge: float):
             "setting": setting,
             "paper": 1.0,
             "measured_mean": summary["test_acc_mean"],
-            "measured_std": float(finals.std()),
+            "measured_std": report.mean_std(finals)[1],
             "train_acc_mean": summary["train_acc_mean"],
             "seeds": len(other),
             "note": f"every test point correct for {summary['all_correct']} of {len(other)} m; "

@@ -48,7 +48,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "fixed points moved from test into training",
     )
     parser.add_argument("--seeds", type=int, default=3, help="seeds per setting (default 3)")
-    parser.add_argument("--out", default="results/symmetry_breaking", help="output folder")
+    parser.add_argument(
+        "--out", default="results/symmetry_breaking", type=cli.output_folder, help="output folder"
+    )
     return parser.parse_args(argv)
 
 

@@ -1,7 +1,7 @@
 """The Average Gradient Outer Product of a kernel predictor, and the feature update.
 
 For the predictor ``f(x) = sum_i alpha_i K(x_i, x)`` (``alpha_i`` in R^c) the AGOP at the
-training points is (docs/science.md §3 (arXiv 2604.00316, §2.1))::
+training points is (arXiv 2604.00316, §2.1; docs/science.md §3)::
 
     g_jc = grad_x f_c(x_j),   g_jc <- g_jc - mean_j g_jc   (centring, per class)
     AGOP = (1 / n_train) sum_j sum_c g_jc g_jc^T

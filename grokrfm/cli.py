@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
-from grokrfm import experiment, kernels, network, rfm, runtime, tasks
+from grokrfm import experiment, kernels, memory, network, rfm, runtime, tasks
 from grokrfm.errors import InvalidArgument
 
 
@@ -37,6 +39,8 @@ def task_from_args(args: argparse.Namespace) -> tasks.Task:
     p = args.p
     if p is None and args.group is None:
         p = args._default_p
+    if p is not None:
+        check_modulus(args, p)
     return tasks.make_task(args.op, p=p, group=args.group)
 
 
@@ -123,6 +127,30 @@ def check_seeds(seeds: int) -> list[int]:
     return list(range(seeds))
 
 
+def output_folder(value: str) -> str:
+    """The ``type`` of every ``--out``: checked while the arguments are parsed, before any
+    compute, that the folder can be created and written to. Nothing is left behind by
+    the check: a folder it had to create is removed again (the run creates it when it
+    writes), so a command refused for another argument leaves no trace."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} exists and is not a folder")
+    created = []
+    try:
+        missing = [p for p in (path, *path.parents) if not p.exists()]
+        for folder in reversed(missing):
+            folder.mkdir()
+            created.append(folder)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot write to {value} ({err.strerror})") from None
+    finally:
+        for folder in reversed(created):
+            folder.rmdir()
+    return value
+
+
 def entry_point(main: Callable[[list[str] | None], object]):
     """Run ``main`` after :func:`grokrfm.runtime.configure` (float64, XLA:CPU flags); an
     :class:`InvalidArgument` becomes ``error: ...`` and exit status 2."""
@@ -173,10 +201,26 @@ def sized(args: argparse.Namespace, name: str):
     """The value of flag ``name``: as given on the command line, else its paper-sized or
     ``--quick`` default (see :func:`add_sized`)."""
     value = getattr(args, name)
-    if value is not None:
-        return value
-    default = args._sized[name]
-    return default.quick if args.quick else default.paper
+    if value is None:
+        default = args._sized[name]
+        value = default.quick if args.quick else default.paper
+    if name in MODULI and value is not None:
+        check_modulus(args, value, name)
+    return value
+
+
+# Flags that give a task's modulus: checked against the memory budget before anything
+# of the task's size is built.
+MODULI = ("p", "curves_p")
+
+
+def check_modulus(args: argparse.Namespace, p: int, argument: str = "p") -> int:
+    """Refuse a modulus whose task cannot fit the memory budget (``--memory-budget``
+    when the command has it), before any array of its size exists. The error names the
+    budget when the user set it, else the modulus."""
+    budget = memory_budget_from_args(args) if hasattr(args, "memory_budget") else None
+    memory.check_task_size(p, budget, argument if budget is None else "memory_budget")
+    return p
 
 
 def add_common_arguments(
@@ -204,7 +248,7 @@ def add_common_arguments(
         add_sized(parser, "--iters", iterations, "RFM iterations", type=int)
     parser.add_argument("--bandwidth", type=float, default=2.5, help="Gaussian L (2.5)")
     add_resource_arguments(parser, chunks)
-    parser.add_argument("--out", default=out, help=f"output folder ({out})")
+    parser.add_argument("--out", default=out, type=output_folder, help=f"output folder ({out})")
 
 
 # --- the paper experiments' shared flags -----------------------------------------------
@@ -271,7 +315,7 @@ def options_from_args(args: argparse.Namespace) -> experiment.Options:
     group = getattr(args, "group", None)
     return experiment.Options(
         quick=bool(args.quick),
-        p=args.p,
+        p=args.p if args.p is None else check_modulus(args, args.p),
         group=tuple(group) if group is not None else None,
         counts=tuple(args.counts) if args.counts is not None else None,
         iterations=sized(args, "iters"),

@@ -47,6 +47,35 @@ def default_budget_bytes(device: jax.Device | None = None) -> int:
         return 8 * 2**30
 
 
+def _size(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**28 else f"{nbytes / 2**20:.1f} MiB"
+
+
+def check_task_size(p: int, budget: int | None = None, argument: str = "p") -> None:
+    """Refuse a task too large for the memory budget from its modulus alone, before any
+    array of its size exists.
+
+    A task of order n <= p holds its symmetry group's grid permutations (``16 n^3``
+    bytes) and runs RFM on at least a share of its n^2 points; the estimate is a run on
+    half the grid (the paper's random split) by :func:`run_bytes`.
+
+    Raises:
+      InvalidArgument: naming ``argument`` when the estimate exceeds ``budget`` bytes
+        (default :func:`default_budget_bytes`).
+    """
+    n = int(p)
+    if n < 2:
+        return  # the task's own validation says what is wrong
+    need = 16 * n**3 + run_bytes(n, n * n // 2, n * n - n * n // 2, 8)
+    budget = budget if budget is not None else default_budget_bytes()
+    if need > budget:
+        raise InvalidArgument(
+            argument,
+            f"p = {n} needs about {_size(need)} for one run on half of its {n * n} points; "
+            f"the memory budget is {_size(budget)} (--memory-budget)",
+        )
+
+
 def chunk_size(
     n_runs: int, per_run: int, budget: int, n_devices: int = 1, what: str = "one run"
 ) -> int:

@@ -18,7 +18,7 @@ Features. The input Jacobian of the network at x has the closed form
 with ``H (N, width)`` the hidden pre-activations ``W1 x_j`` and ``o`` the entrywise product
 (``diag(h) G diag(h) = G o h h^T``), which costs one ``width x width`` Gram instead of N Jacobians.
 The neural feature matrix is ``NFM = W1^T W1``. The NFA correlation is the Pearson correlation of
-the entries of the NFM with those of ``AGOP^(1/2)`` (docs/science.md P2 (arXiv 2407.20199, §4): "its
+the entries of the NFM with those of ``AGOP^(1/2)`` (arXiv 2407.20199, §4; docs/science.md P2: "its
 Pearson correlation with the square root of the network's AGOP"; the predecessor's numbers 0.955,
 0.942, 0.924, 0.929 are this quantity), taken over all ``(2n)^2`` entries and, separately, over the
 off-diagonal entries only (the diagonal of both matrices is large and positive and inflates the

@@ -241,6 +241,9 @@ def moved_splits(
       ``{"moved": m, "seed": s}`` dict per entry.
     """
     move = get_move(move)
+    for name, values in (("moved", moved), ("seeds", seeds)):
+        if len(set(values)) != len(values):
+            raise InvalidArgument(name, f"give each value once, got {list(values)}")
     if move.by_orbit and orbit_labels is None:
         raise InvalidArgument("orbit_labels", f"moving {move.unit} needs the orbit labels")
     labels = jnp.asarray(orbit_labels, jnp.int32) if move.by_orbit else None

@@ -16,6 +16,16 @@ import numpy as np
 from grokrfm.results import atomic_path
 
 
+def _values(values) -> np.ndarray:
+    """Floats with a missing value (None: every run failed) as NaN, which is not drawn."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _spreads(values) -> np.ndarray:
+    """Error-bar half-widths; a missing spread (one seed, or failed runs) draws none."""
+    return np.nan_to_num(_values(values))
+
+
 def save(fig, path: str | os.PathLike) -> None:
     """Save atomically and close."""
     with atomic_path(path) as tmp:
@@ -43,7 +53,7 @@ def accuracy_curves(
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         for i, (value, runs) in enumerate(groups.items()):
-            curves = 100 * np.array([r[metric] for r in runs])
+            curves = 100 * np.array([_values(r[metric]) for r in runs])
             it = np.arange(curves.shape[1])
             color = f"C{i % 10}"
             ax.plot(it, curves.mean(0), color=color, label=f"{label_key} = {value} ({len(runs)})")
@@ -68,8 +78,8 @@ def comparison_bars(entries: Sequence[dict], path: str | os.PathLike, title: str
     """
     fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(entries) + 1.5), 4.2))
     x = np.arange(len(entries))
-    means = [100 * e["measured_mean"] for e in entries]
-    stds = [100 * e["measured_std"] for e in entries]
+    means = 100 * _values([e["measured_mean"] for e in entries])
+    stds = 100 * _spreads([e["measured_std"] for e in entries])
     ax.bar(x, means, yerr=stds, color="C0", alpha=0.8, capsize=3, label="measured")
     for i, e in enumerate(entries):
         low_high = paper_range(e["paper"])
@@ -138,9 +148,11 @@ def final_accuracy_vs_moved(
             m = np.array(sorted(by_count))
             counts.update(m.tolist())
             for metric in metrics:
-                finals = [100 * np.array([r[metric][-1] for r in by_count[k]]) for k in m]
-                mean = np.array([f.mean() for f in finals])
-                std = np.array([f.std() for f in finals])
+                finals = [100 * _values([r[metric][-1] for r in by_count[k]]) for k in m]
+                finals = [f[np.isfinite(f)] for f in finals]  # failed runs left out
+                mean = np.array([f.mean() if f.size else np.nan for f in finals])
+                # sample standard deviation over seeds (0 for a single seed)
+                std = np.array([f.std(ddof=1) if f.size > 1 else 0.0 for f in finals])
                 test = metric == "test_acc"
                 ax.plot(
                     m,
@@ -390,7 +402,7 @@ def network_curves(records: Sequence[dict], path: str | os.PathLike, title: str 
     for i, (name, runs) in enumerate(groups.items()):
         color = f"C{i % 10}"
         for metric, ls in (("test_acc", "-"), ("train_acc", "--")):
-            curves = 100 * np.array([r[metric] for r in runs])
+            curves = 100 * np.array([_values(r[metric]) for r in runs])
             epochs = np.arange(1, curves.shape[1] + 1)
             label = f"{name} ({len(runs)})" if metric == "test_acc" else None
             acc_ax.plot(epochs, curves.mean(0), color=color, ls=ls, label=label)
@@ -453,8 +465,8 @@ def emergence_curves(rows: Sequence[dict], path: str | os.PathLike, title: str =
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
     r = np.array([row["fraction"] for row in rows])
     for ax, (key, label, scale) in zip(axes, measures, strict=True):
-        mean = scale * np.array([row[f"{key}_mean"] for row in rows])
-        std = scale * np.array([row[f"{key}_std"] for row in rows])
+        mean = scale * _values([row[f"{key}_mean"] for row in rows])
+        std = scale * _spreads([row[f"{key}_std"] for row in rows])
         ax.plot(100 * r, mean, marker="o", ms=3)
         ax.fill_between(100 * r, mean - std, mean + std, alpha=0.2, lw=0)
         ax.set_xlabel("training data (%)")
@@ -479,8 +491,8 @@ def accuracy_vs_fraction(
         for prefix, style, label in (("", "-", name), ("network_", "--", f"{name}, network")):
             if f"{prefix}test_acc_mean" not in mine[0]:
                 continue
-            y = 100 * np.array([r[f"{prefix}test_acc_mean"] for r in mine])
-            e = 100 * np.array([r[f"{prefix}test_acc_std"] for r in mine])
+            y = 100 * _values([r[f"{prefix}test_acc_mean"] for r in mine])
+            e = 100 * _spreads([r[f"{prefix}test_acc_std"] for r in mine])
             ax.errorbar(
                 x, y, yerr=e, marker="o", ms=3, capsize=2, ls=style, color=f"C{i % 10}", label=label
             )
@@ -502,8 +514,8 @@ def family_accuracy_bars(rows: Sequence[dict], path: str | os.PathLike) -> None:
     for ax, name in zip(axes[0], names, strict=True):
         mine = [r for r in rows if r["group"] == name]
         x = np.arange(len(mine))
-        y = 100 * np.array([r["test_acc_mean"] for r in mine])
-        e = 100 * np.array([r["test_acc_std"] for r in mine])
+        y = 100 * _values([r["test_acc_mean"] for r in mine])
+        e = 100 * _spreads([r["test_acc_std"] for r in mine])
         ax.bar(x, y, yerr=e, color=[f"C{i % 10}" for i in x], capsize=2)
         ax.set_xticks(x, [r["family"] for r in mine], rotation=70, fontsize=7)
         ax.set_ylim(0, 103)

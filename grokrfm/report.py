@@ -11,28 +11,89 @@ from grokrfm.analysis.curves import first_iteration_at
 from grokrfm.results import provenance
 
 
+def finite(values) -> np.ndarray:
+    """The values that were measured (None and NaN mark a failed run), as floats."""
+    return np.array([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+
+
+def mean_std(values) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (ddof 1) of the measured values (None and NaN,
+    failed runs, left out); None where there are too few values."""
+    v = finite(values)
+    mean = float(v.mean()) if v.size else None
+    return mean, (float(v.std(ddof=1)) if v.size > 1 else None)
+
+
+# A gap this wide between two seeds' final test accuracies splits a row in two.
+SPLIT_GAP = 0.4
+
+
+def seed_split(values: Sequence[float]) -> dict | None:
+    """When the seeds of a row fall into two groups (a gap of at least
+    :data:`SPLIT_GAP` between consecutive sorted values), the upper group as counts:
+    ``{"above": k, "of": n, "level": l}`` reads "k of n seeds >= l" (l rounded down to
+    10%). A mean of such a row describes no run. None when the seeds do not split."""
+    v = np.sort(finite(values))
+    if v.size < 2:
+        return None
+    gaps = np.diff(v)
+    cut = int(np.argmax(gaps))
+    if gaps[cut] < SPLIT_GAP:
+        return None
+    upper = v[cut + 1 :]
+    return {
+        "above": int(upper.size),
+        "of": int(v.size),
+        "level": float(np.floor(10 * upper[0]) / 10),
+    }
+
+
 def summarize(records: Sequence[dict], threshold: float = 0.9) -> list[dict]:
-    """Aggregate records that share a setting over their seeds (final-iteration values)."""
+    """Aggregate records that share a setting over their seeds (final-iteration values).
+
+    A run whose final accuracy is missing (a failed solve: ``None``/NaN) is left out of
+    every statistic and counted in ``failed_runs``. ``test_acc_std`` is the *sample*
+    standard deviation (ddof 1; None for fewer than two runs); ``test_acc_median`` and
+    the per-seed ``test_acc_final`` sit beside the mean, and ``split`` (see
+    :func:`seed_split`) says when the seeds fall into two groups.
+
+    Raises:
+      ValueError: two records with the same setting and seed (a duplicated run would
+        count twice).
+    """
     groups: dict[str, list[dict]] = {}
+    seen = set()
     for r in records:
-        groups.setdefault(repr(sorted(r["setting"].items())), []).append(r)
+        key = repr(sorted(r["setting"].items()))
+        if (key, r.get("seed")) in seen:
+            raise ValueError(f"setting {r['setting']} with seed {r.get('seed')} appears twice")
+        seen.add((key, r.get("seed")))
+        groups.setdefault(key, []).append(r)
     rows = []
     for runs in groups.values():
-        test = np.array([r["test_acc"][-1] for r in runs])
-        train = np.array([r["train_acc"][-1] for r in runs])
+        final_test = [r["test_acc"][-1] for r in runs]
+        test = finite(final_test)
+        train = finite([r["train_acc"][-1] for r in runs])
         jumps = [first_iteration_at(r["test_acc"], threshold) for r in runs]
         reached = [j for j in jumps if j is not None]
+        measured = test.size > 0
         rows.append(
             {
                 **runs[0]["setting"],
                 "seeds": len(runs),
+                "failed_runs": len(runs) - int(test.size),
                 "n_train": int(np.mean([r["n_train"] for r in runs])),
                 "n_test": int(np.mean([r["n_test"] for r in runs])),
-                "train_acc_mean": float(train.mean()),
-                "test_acc_mean": float(test.mean()),
-                "test_acc_std": float(test.std()),
-                "test_acc_min": float(test.min()),
-                "test_acc_max": float(test.max()),
+                "train_acc_mean": float(train.mean()) if train.size else None,
+                "test_acc_mean": float(test.mean()) if measured else None,
+                "test_acc_std": float(test.std(ddof=1)) if test.size > 1 else None,
+                "test_acc_median": float(np.median(test)) if measured else None,
+                "test_acc_min": float(test.min()) if measured else None,
+                "test_acc_max": float(test.max()) if measured else None,
+                "test_acc_final": [
+                    None if v is None or not np.isfinite(v) else v for v in final_test
+                ],
+                "split": seed_split(test),
                 "reached": len(reached),
                 "median_iteration_reached": float(np.median(reached)) if reached else None,
                 "solve_failures": int(sum(not all(r["solve_ok"]) for r in runs)),
@@ -71,14 +132,28 @@ def comparison(
         "paper": paper,
         "measured_mean": row["test_acc_mean"],
         "measured_std": row["test_acc_std"],
+        "measured_median": row.get("test_acc_median"),
+        "measured_seeds": row.get("test_acc_final"),
+        "split": split_text(row.get("split")),
         "train_acc_mean": row["train_acc_mean"],
         "seeds": row["seeds"],
+        "failed_runs": row.get("failed_runs", 0),
         "note": note,
     }
 
 
+def split_text(split: dict | None) -> str | None:
+    """``"2 of 5 seeds >= 80%"`` for a :func:`seed_split`, None when the seeds agree."""
+    if not split:
+        return None
+    return f"{split['above']} of {split['of']} seeds >= {100 * split['level']:.0f}%"
+
+
 def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
-    """A plain-text table; ``columns`` is ``(key, header)`` pairs."""
+    """A plain-text table; ``columns`` is ``(key, header)`` pairs.
+
+    A column whose key ends in ``_std`` (a standard deviation over seeds) gets a footnote
+    saying it is the sample standard deviation (ddof 1)."""
 
     def cell(v):
         if v is None:
@@ -89,9 +164,12 @@ def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> st
 
     body = [[cell(r.get(k)) for k, _ in columns] for r in rows]
     headers = [h for _, h in columns]
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(b[i]) for b in body)]) for i, h in enumerate(headers)]
     line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths, strict=True))  # noqa: E731
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, body)])
+    table = "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, body)])
+    if any(key.endswith("_std") for key, _ in columns):
+        table += "\n(± std: sample standard deviation over seeds, n - 1 in the denominator)"
+    return table
 
 
 def format_comparison(entries: Sequence[dict]) -> str:
@@ -105,8 +183,11 @@ def format_comparison(entries: Sequence[dict]) -> str:
             ("paper", "paper"),
             ("measured_mean", "measured"),
             ("measured_std", "± std"),
+            ("measured_median", "median"),
+            ("split", "seeds split"),
             ("train_acc_mean", "train"),
             ("seeds", "seeds"),
+            ("failed_runs", "failed"),
             ("stabilizer_order", "|stab|"),
         ],
     )
@@ -146,8 +227,10 @@ def markdown_section(name: str, payload: dict) -> str:
 
     Returns:
       A heading, a provenance line (git commit, date, whether it was a ``--quick`` run)
-      and a table: setting, quantity, paper value, measured mean ± std of the final test
-      accuracy (percent), train accuracy, seeds.
+      and a table: setting, quantity, paper value, the measured final test accuracy
+      (percent; mean ± sample std, or the seeds' split as counts when they fall into two
+      groups, with the median and the per-seed values), train accuracy, seeds (and how
+      many runs failed).
     """
     source = provenance(payload)
     lines = [
@@ -160,15 +243,29 @@ def markdown_section(name: str, payload: dict) -> str:
     if not entries:
         return "\n".join([*lines, "No paper comparison recorded.", ""])
     lines += [
-        "| setting | quantity | paper | measured | train acc | seeds |",
-        "|---|---|---|---|---|---|",
+        "| setting | quantity | paper | measured | median | per seed | train acc | seeds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for e in entries:
         mean, std, train = (e.get(k) for k in ("measured_mean", "measured_std", "train_acc_mean"))
-        measured = "–" if mean is None else f"{100 * mean:.1f} ± {100 * (std or 0.0):.1f}%"
-        train = "–" if train is None else f"{100 * train:.1f}%"
-        cells = [e.get("setting", ""), e.get("quantity", ""), _percent(e.get("paper"))]
-        lines.append(
-            "| " + " | ".join([*map(str, cells), measured, train, str(e.get("seeds", "–"))]) + " |"
+        if e.get("split"):
+            measured = e["split"]
+        elif mean is None:
+            measured = "–"
+        else:
+            measured = f"{100 * mean:.1f}%" + ("" if std is None else f" ± {100 * std:.1f}")
+        median = e.get("measured_median")
+        median = "–" if median is None else f"{100 * median:.1f}%"
+        per_seed = ", ".join(
+            "failed" if v is None else f"{100 * v:.1f}" for v in e.get("measured_seeds") or []
         )
+        train = "–" if train is None else f"{100 * train:.1f}%"
+        seeds = str(e.get("seeds", "–"))
+        if e.get("failed_runs"):
+            seeds += f" ({e['failed_runs']} failed)"
+        cells = [e.get("setting", ""), e.get("quantity", ""), _percent(e.get("paper"))]
+        row = [*map(str, cells), measured, median, per_seed or "–", train, seeds]
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    lines.append("± is the sample standard deviation over seeds (n - 1 in the denominator).")
     return "\n".join([*lines, ""])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import math
 import os
 import platform
 import subprocess
@@ -21,7 +22,10 @@ import numpy as np
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
 
-    A crash or interrupt leaves either the old file or the new one, never half of one.
+    A crash or interrupt leaves either the old file or the new one, never half of one:
+    the new file's contents are flushed to disk (fsync) before the rename, and the
+    rename before returning. The file gets the permissions the user's umask gives a new
+    file (``mkstemp`` alone would make it private, 0600).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,10 +33,37 @@ def atomic_path(path: str | os.PathLike):
     os.close(fd)
     try:
         yield Path(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+        _fsync_directory(path.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (where the platform allows opening folders)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _jsonable(x):
@@ -44,12 +75,29 @@ def _jsonable(x):
         return float(x)
     if isinstance(x, (np.bool_,)):
         return bool(x)
+    if isinstance(x, np.generic):
+        return x.item()
     raise TypeError(f"not JSON serialisable: {type(x)}")
 
 
+def strict(obj):
+    """``obj`` with every non-finite float (NaN: a missing value) replaced by None, and
+    arrays and NumPy scalars made plain Python values, so that it is strict JSON."""
+    if isinstance(obj, dict):
+        return {k: strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict(v) for v in obj]
+    if isinstance(obj, (np.ndarray, jax.Array, np.generic)):
+        return strict(_jsonable(obj))
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def dumps(obj, indent: int | None = 1) -> str:
-    """``obj`` as JSON text (arrays become lists, NaN stays NaN)."""
-    return json.dumps(obj, indent=indent, sort_keys=False, default=_jsonable)
+    """``obj`` as strict JSON text: arrays become lists and NaN (a missing value) becomes
+    ``null``, which every JSON parser reads (bare ``NaN`` is not JSON)."""
+    return json.dumps(strict(obj), indent=indent, allow_nan=False)
 
 
 def write_json(path: str | os.PathLike, obj) -> Path:
@@ -108,6 +156,9 @@ def write_results(
 ) -> dict:
     """Write ``out_dir/results.json`` atomically, with the environment it ran in.
 
+    A ``results.json`` already there from another experiment or another configuration is
+    kept, renamed ``results.<its date>.json``, so nothing a user ran is lost.
+
     Returns:
       The payload written.
     """
@@ -121,8 +172,31 @@ def write_results(
         "runs": runs,
         **extra,
     }
-    write_json(Path(out_dir) / "results.json", payload)
+    path = Path(out_dir) / "results.json"
+    keep_other_results(path, experiment, payload["config"])
+    write_json(path, payload)
     return payload
+
+
+def keep_other_results(path: Path, experiment: str, config: dict) -> Path | None:
+    """Rename ``path`` aside (``results.<date>.json``) if it holds the results of another
+    experiment or configuration; returns where it went (None if nothing was moved)."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    same = old.get("experiment") == experiment and old.get("config") == strict(config)
+    if same:
+        return None
+    stamp = str(old.get("date") or "undated").replace(":", "").replace("+0000", "")
+    target = path.with_name(f"results.{stamp}.json")
+    counter = 1
+    while target.exists():
+        target = path.with_name(f"results.{stamp}.{counter}.json")
+        counter += 1
+    os.replace(path, target)
+    print(f"kept the earlier results of another configuration as {target}")
+    return target
 
 
 def provenance(payload: dict) -> dict:

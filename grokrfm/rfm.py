@@ -29,6 +29,13 @@ from grokrfm.tasks import Task
 
 AGOP_METHODS = ("pairs", "dense", "autodiff")
 
+# The largest relative residual |(K + lambda I) alpha - Y| / |Y| of a solve that counts as
+# successful, per dtype. An ordinary run solves to about 1e-13 in float64 and 1e-4 in
+# float32; a near-singular kernel (e.g. from a feature matrix learned on a symmetric
+# partition, at ridge 0) can give finite coefficients that interpolate nothing. From
+# the first failed iteration on, a run's accuracies and MSEs are recorded as missing.
+RESIDUAL_LIMIT = {"float64": 1e-5, "float32": 1e-2}
+
 
 class RFMConfig(NamedTuple):
     """Static choices of a run (closed over, never traced).
@@ -94,8 +101,11 @@ class Metrics(NamedTuple):
     Attributes:
       train_acc, test_acc: argmax accuracy in [0, 1] (NaN for an empty test set).
       train_mse, test_mse: mean over points and classes of (prediction - one-hot)^2.
-      solve_ok: bool, the Cholesky solve gave finite coefficients.
+      solve_ok: bool, the solve succeeded: finite coefficients whose relative residual
+        is at most :data:`RESIDUAL_LIMIT` for the dtype.
       jitter: diagonal added beyond the requested ridge by the retry policy (0 normally).
+      residual: ``|(K + (ridge + jitter) I) alpha - Y| / |Y|`` on the training points
+        (Frobenius norms), the solve's relative residual.
     """
 
     train_acc: jax.Array
@@ -104,6 +114,7 @@ class Metrics(NamedTuple):
     test_mse: jax.Array
     solve_ok: jax.Array
     jitter: jax.Array
+    residual: jax.Array
 
 
 class RFMResult(NamedTuple):
@@ -180,6 +191,23 @@ def _scores(pred, labels, targets, valid):
     correct = (jnp.argmax(pred, axis=1).astype(labels.dtype) == labels).astype(pred.dtype)
     sq = jnp.mean((pred - targets) ** 2, axis=1)
     return _masked_mean(correct, valid), _masked_mean(sq, valid)
+
+
+def missing_after_failure(metrics: Metrics) -> Metrics:
+    """NaN (missing) accuracies and MSEs from a run's first failed solve on: once a solve
+    has failed, M and everything after it are not RFM's, so no later value is either.
+    Curves are ``(T,)``; ``solve_ok``, ``jitter`` and ``residual`` are kept as measured."""
+    failed = jnp.cumsum(~metrics.solve_ok) > 0
+
+    def missing(x):
+        return jnp.where(failed, jnp.nan, x)
+
+    return metrics._replace(
+        train_acc=missing(metrics.train_acc),
+        test_acc=missing(metrics.test_acc),
+        train_mse=missing(metrics.train_mse),
+        test_mse=missing(metrics.test_mse),
+    )
 
 
 def make_rfm(
@@ -276,7 +304,14 @@ def make_rfm(
         M_next = agop_.matrix_power(G, spec.power)
         if config.normalize:
             M_next = M_next / jnp.max(jnp.abs(M_next))
-        metrics = Metrics(train_acc, test_acc, train_mse, test_mse, ok, jitter)
+        # The solve's residual costs nothing extra: K alpha is the prediction at the
+        # training points, already computed for the training accuracy.
+        system = train_pred + (spec.ridge + jitter) * alpha
+        target_norm = jnp.sqrt(jnp.sum(jnp.where(valid[:, None], tr_targets, 0.0) ** 2))
+        residual = jnp.sqrt(jnp.sum((system - jnp.where(valid[:, None], tr_targets, 0.0)) ** 2))
+        residual = residual / jnp.maximum(target_norm, jnp.finfo(M.dtype).tiny)
+        ok = ok & (residual <= RESIDUAL_LIMIT.get(str(M.dtype), RESIDUAL_LIMIT["float32"]))
+        metrics = Metrics(train_acc, test_acc, train_mse, test_mse, ok, jitter, residual)
         return M_next, metrics, alpha
 
     def run(spec: RunSpec) -> RFMResult:
@@ -307,7 +342,7 @@ def make_rfm(
         carry = (M0, alpha0, M0)
         if k == 0:
             (M, alpha, alpha_M), metrics = jax.lax.scan(body, carry, None, length=T)
-            return RFMResult(metrics, M, alpha, alpha_M, None)
+            return RFMResult(missing_after_failure(metrics), M, alpha, alpha_M, None)
 
         def block(carry, _):
             end, metrics = jax.lax.scan(body, carry, None, length=k)
@@ -321,7 +356,7 @@ def make_rfm(
             carry, tail_metrics = jax.lax.scan(body, carry, None, length=tail)
             metrics = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), metrics, tail_metrics)
         M, alpha, alpha_M = carry
-        return RFMResult(metrics, M, alpha, alpha_M, history)
+        return RFMResult(missing_after_failure(metrics), M, alpha, alpha_M, history)
 
     return run
 

@@ -71,7 +71,7 @@ def run_records(
     settings: Sequence[dict], result: rfm.RFMResult, partitions: partition_.Partition
 ) -> list[dict]:
     """One JSON-ready record per run: its setting, sizes and per-iteration curves."""
-    fields = ("train_acc", "test_acc", "train_mse", "test_mse", "solve_ok", "jitter")
+    fields = ("train_acc", "test_acc", "train_mse", "test_mse", "solve_ok", "jitter", "residual")
     return metric_records(settings, result.metrics, partitions, fields)
 
 

@@ -172,11 +172,15 @@ def test_benchmark_runs_at_toy_size(tmp_path):
     )
     rows = payload["iteration_vs_cholesky"]
     assert [(r["p"], r["split"]) for r in rows] == [(5, "degenerate"), (5, "random50")]
-    assert all(r["ratio"] > 0 and r["n_train"] > 0 for r in rows)
+    # p = 5: the degenerate split trains on 25 - 5 points, the random half on 12.
+    assert [r["n_train"] for r in rows] == [20, 12]
+    assert all(r["ratio"] == r["iteration_s"] / r["cholesky_s"] for r in rows)
     f64, f32 = payload["headline"]
     assert (f64["dtype"], f32["dtype"]) == ("float64", "float32")
-    assert f64["final_train_acc"] == 1.0 and f64["peak_rss_mb"] > 0
-    assert payload["headline_dtypes"]["M_relative_difference"] >= 0
+    assert f64["final_train_acc"] == 1.0
+    assert f64["peak_rss_mb"] >= f64["rss_before_run_mb"] > 50  # jaxlib alone is larger
+    # float32 follows float64 over two iterations at p = 7 (about 9% apart in M), not exactly.
+    assert 0 < payload["headline_dtypes"]["M_relative_difference"] < 0.5
     assert [r["B"] for r in payload["batch_scaling"]] == [1, 3]
     assert payload["batch_scaling"][0]["compilations_for_all_sizes"] == 2
     saved = json.loads((tmp_path / "bench.json").read_text())

@@ -149,8 +149,10 @@ def test_groups_random_with_networks_leaves_rfm_unchanged(tmp_path):
     )
     assert [r["test_acc"] for r in plain["runs"]] == [r["test_acc"] for r in both["runs"]]
     assert all("network" not in r for r in plain["runs"])
+    # Each network accuracy is a whole number of test points of its split.
     for run in both["runs"]:
-        assert 0.0 <= run["network"]["test_acc"] <= 1.0
+        correct = run["network"]["test_acc"] * run["n_test"]
+        assert correct == pytest.approx(round(correct), abs=1e-6)
     assert both["config"]["network"]["width"] == 8
     for row in both["summary"]:
         accs = [

@@ -12,7 +12,8 @@ def first_iteration_at(curve: Sequence[float], threshold: float, start: int = 0)
     """The index of the first value that reaches ``threshold``, counted from ``start``
     (0 for RFM iterations; 1 for network epochs, measured after each epoch); None if no
     value does."""
-    hits = np.nonzero(np.asarray(curve) >= threshold)[0]
+    values = np.array([np.nan if v is None else v for v in curve], dtype=float)
+    hits = np.nonzero(values >= threshold)[0]  # a missing value (None, NaN) never reaches
     return int(hits[0]) + start if hits.size else None
 
 
@@ -29,8 +30,9 @@ def change_before_onset(curve, test_acc, floor: float = 0.1) -> float | None:
       curve: ``(T+1,)`` values at M_0 ... M_T.
       test_acc: ``(T,)`` test accuracy of the predictors built with M_0 ... M_{T-1}.
     """
-    curve = np.asarray(curve, float)
-    hits = np.nonzero(np.asarray(test_acc) >= floor)[0]
+    curve = np.array([np.nan if v is None else v for v in curve], dtype=float)
+    onset_at = first_iteration_at(test_acc, floor)
+    hits = np.array([] if onset_at is None else [onset_at])
     finite = np.nonzero(np.isfinite(curve))[0]
     if hits.size == 0 or finite.size == 0:
         return None

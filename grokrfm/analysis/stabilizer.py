@@ -81,7 +81,7 @@ def degenerate_stabilizers(sym: SymmetryGroup) -> list[dict]:
     """For each reflection sr^k: the stabiliser of its degenerate partition.
 
     For odd group order this is {id, sr^k}; for even order (``x*y``, ``x/y``) it is
-    larger (docs/science.md Q (beyond arXiv 2604.00316)). No RFM is run.
+    larger (beyond arXiv 2604.00316; docs/science.md Q). No RFM is run.
 
     Returns:
       One ``{"reflection", "order", "elements", "generators"}`` dict per reflection,
@@ -381,7 +381,10 @@ def group_family_rows(
         if not runs:
             continue
         diagnostics = [r["diagnostics"] for r in runs]
-        acc = np.array([r["test_acc"][-1] for r in runs])
+        # Failed runs (a missing final accuracy) are left out of the statistics.
+        acc = np.array([v for r in runs if (v := r["test_acc"][-1]) is not None], float)
+        acc = acc[np.isfinite(acc)]
+        std = float(acc.std(ddof=1)) if acc.size > 1 else 0.0  # sample std over seeds
         row = {
             "family": family,
             "runs": len(runs),
@@ -397,9 +400,9 @@ def group_family_rows(
             )
         row.update(
             unseen_labels=_mean([d["unseen_label_fraction"] for d in diagnostics]),
-            test_acc_mean=float(acc.mean()),
-            test_acc_std=float(acc.std()),
-            test_acc=f"{100 * acc.mean():.1f} ± {100 * acc.std():.1f}%",
+            test_acc_mean=float(acc.mean()) if acc.size else None,
+            test_acc_std=std,
+            test_acc=f"{100 * acc.mean():.1f} ± {100 * std:.1f}%" if acc.size else "-",
             generalises=int((acc >= threshold).sum()),
         )
         rows.append(row)

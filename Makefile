@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## the main job at a CPU-sized default (about a minute on 2 cores)
 	$(PY) -m experiments.symmetry_breaking
 
+# Test files run on this many processes (pytest-xdist; a file's tests stay together, so
+# module fixtures run once). 2 suits a 2-core machine; 1 runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)  ## the test suite
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)  ## timings as ratios measured in one process; writes results/bench/bench.json
 	$(PY) -m benchmarks.rfm_bench

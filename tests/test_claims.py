@@ -13,54 +13,73 @@ from grokrfm import partition
 
 CONFIG = gr.RFMConfig(iterations=20)
 SEEDS = [0, 1, 2]
+# Every perturbation of x+y mod 19's symmetric partition for s, run as one batch.
+MOVES = {"points": [0, 1, 3], "pairs": [1, 3, 10], "fixed": [1, 3]}
 
 
-def perturbed(op, p, move, counts, reflection=0):
-    """Curves of the degenerate split for sr^reflection, perturbed by ``move``."""
-    task = gr.make_task(op, p=p)
+@pytest.fixture(scope="module")
+def perturbed():
+    """``{move: (train, test, counts)}``: accuracy curves ``(runs, T)``
+    of x+y mod 19, test = Fix(s), perturbed by each move of :data:`MOVES`."""
+    task = gr.make_task("x+y", p=19)
     sym = gr.symmetry_group(task)
-    refl = [sym.reflection(reflection)]
+    refl = [sym.reflection(0)]
     base = gr.degenerate_split(sym, refl)
-    splits, settings = gr.moved_splits(base, counts, SEEDS, move, orbit_labels=sym.orbits(refl))
+    batches = {
+        move: gr.moved_splits(base, counts, SEEDS, move, orbit_labels=sym.orbits(refl))
+        for move, counts in MOVES.items()
+    }
+    splits = partition.concatenate([splits for splits, _ in batches.values()])
     result, _ = gr.run_splits(task, CONFIG, splits)
     assert np.asarray(result.metrics.solve_ok).all()
-    return (
-        np.asarray(result.metrics.train_acc),
-        np.asarray(result.metrics.test_acc),
-        [s["moved"] for s in settings],
-    )
+    train, test = np.asarray(result.metrics.train_acc), np.asarray(result.metrics.test_acc)
+    out, begin = {}, 0
+    for move, (_, settings) in batches.items():
+        end = begin + len(settings)
+        out[move] = (train[begin:end], test[begin:end], [s["moved"] for s in settings])
+        begin = end
+    return out
 
 
-@pytest.mark.parametrize("op,p,reflection", [("x+y", 19, 0), ("x-y", 17, 3), ("x*y", 19, 5)])
-def test_the_symmetric_partition_never_generalises(op, p, reflection):
-    """Section 3, Finding 3.1: holding out the fixed points of sr^k, RFM interpolates
-    the training set and gets every test point wrong, at every iteration."""
-    train, test, _ = perturbed(op, p, "points", [0], reflection)
-    assert (train == 1.0).all() and (test == 0.0).all()
+def test_the_symmetric_partition_never_generalises(perturbed):
+    """Section 3, Finding 3.1: holding out the fixed points of s, RFM interpolates the
+    training set and gets every test point wrong, at every iteration."""
+    train, test, moved = perturbed["points"]
+    assert moved[0] == 0 and (train[0] == 1.0).all() and (test[0] == 0.0).all()
 
 
-def test_moving_random_points_breaks_the_trap():
+def test_the_trap_holds_for_a_multiplicative_task_too():
+    """The same for x*y mod 19 with sr^5 (a group of even order)."""
+    task = gr.make_task("x*y", p=19)
+    sym = gr.symmetry_group(task)
+    split = gr.degenerate_split(sym, [sym.reflection(5)])
+    result, _ = gr.run_splits(task, CONFIG, partition.stack([split]))
+    assert (np.asarray(result.metrics.train_acc) == 1.0).all()
+    assert (np.asarray(result.metrics.test_acc) == 0.0).all()
+
+
+def test_moving_random_points_breaks_the_trap(perturbed):
     """Table 1: one random training point moved to test is enough (p = 19: 75% test for
     every seed at m = 1; 50-77% at m = 3)."""
-    train, test, moved = perturbed("x+y", 19, "points", [0, 1, 3])
+    train, test, moved = perturbed["points"]
     final = test[:, -1]
     assert final[0] == 0.0  # m = 0: the trap
     assert (final[1:] >= 0.4).all() and final[1:].mean() >= 0.6
     assert (train[:, -1] == 1.0).all()
 
 
-def test_moving_reflected_pairs_never_helps():
+def test_moving_reflected_pairs_never_helps(perturbed):
     """Fig. 1: moving whole pairs {x, s x} keeps the symmetry; test accuracy stays near 0
     at every iteration (p = 19: at most 4%) while training accuracy is 100%."""
-    train, test, _ = perturbed("x+y", 19, "pairs", [1, 3, 10])
+    train, test, _ = perturbed["pairs"]
     assert test.max() <= 0.1
     assert (train[:, -1] == 1.0).all()
 
 
-def test_moving_fixed_points_into_training_never_helps():
+def test_moving_fixed_points_into_training_never_helps(perturbed):
     """Appendix D.1: fixed points moved from test into training leave the training set
     symmetric, and the remaining fixed points stay wrong (0% at p = 19)."""
-    train, test, _ = perturbed("x+y", 19, "fixed", [1, 3])
+    train, test, _ = perturbed["fixed"]
     assert (test == 0.0).all() and (train[:, -1] == 1.0).all()
 
 

@@ -141,16 +141,11 @@ def run_fraction(fraction: float, options: EmergenceOptions) -> tuple[list[dict]
     return records, np.asarray(result.M)
 
 
-def mean_std(values) -> tuple[float | None, float | None]:
-    """Mean and sample standard deviation over seeds (:func:`grokrfm.report.mean_std`)."""
-    return report.mean_std(values)
-
-
 def summary_row(fraction: float, runs: list[dict]) -> dict:
     """Means (and spreads) over the seeds of one fraction's final values."""
-    acc = mean_std([x["test_acc"][-1] for x in runs])
-    mse = mean_std([x["test_mse"][-1] for x in runs])
-    align = mean_std([x["alignment"] for x in runs])
+    acc = report.mean_std([x["test_acc"][-1] for x in runs])
+    mse = report.mean_std([x["test_mse"][-1] for x in runs])
+    align = report.mean_std([x["alignment"] for x in runs])
     return {
         "fraction": fraction,
         "n_train": runs[0]["n_train"],

@@ -178,7 +178,7 @@ def report_groups(ops, p: int) -> dict[str, symmetry.SymmetryGroup]:
         try:
             groups[op] = symmetry.symmetry_group(tasks.make_task(op, p=p))
         except InvalidArgument as err:
-            raise InvalidArgument("report_p", str(err).split(": ", 1)[1]) from None
+            raise err.renamed("report_p") from None
     return groups
 
 

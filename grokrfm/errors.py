@@ -24,7 +24,13 @@ class InvalidArgument(ValueError):
 
     def __init__(self, argument: str, message: str):
         self.argument = argument
+        self.message = message
         super().__init__(f"{argument}: {message}")
+
+    def renamed(self, argument: str, context: str = "") -> InvalidArgument:
+        """The same error naming ``argument`` instead: the caller's flag, when a library
+        check names its own parameter (``fraction`` for ``--fractions``)."""
+        return InvalidArgument(argument, f"{self.message}{context}")
 
 
 def lookup(registry: Mapping[str, Record], name, argument: str, what: str) -> Record:

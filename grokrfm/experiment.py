@@ -235,8 +235,7 @@ def _blame_override(
         flag = None if options.group is None else "group"
     if flag is None:
         return err
-    message = str(err).removeprefix(f"{err.argument}: ")
-    return InvalidArgument(flag, f"{message} ({row.kernel} {task.name} row)")
+    return err.renamed(flag, f" ({row.kernel} {task.name} row)")
 
 
 def run_sweeps(

@@ -151,7 +151,7 @@ def _renamed(argument: str):
     try:
         yield
     except InvalidArgument as err:
-        raise InvalidArgument(argument, str(err).split(": ", 1)[1]) from None
+        raise err.renamed(argument) from None
 
 
 # The share of the partitions given to each family (the rest goes to ``random``).

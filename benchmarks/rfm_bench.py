@@ -65,6 +65,25 @@ def bare_cholesky_time(n_train: int, n_classes: int, repeats: int) -> float:
     return median_time(solve, A, Y, repeats=repeats)
 
 
+def bare_dpotrf_time(n_train: int, repeats: int) -> float:
+    """LAPACK's ``dpotrf`` alone (scipy's binding, all cores) on an SPD matrix of the
+    size of a training kernel: the floor every iteration's solve stands on."""
+    import scipy.linalg
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n_train, 8))
+    sq = (X**2).sum(1)
+    A = np.exp(-(sq[:, None] + sq[None, :] - 2 * X @ X.T) / 16) + 1e-3 * np.eye(n_train)
+    times = []
+    for _ in range(repeats + 1):
+        work = np.array(A, order="F")
+        start = time.perf_counter()
+        _, info = scipy.linalg.lapack.dpotrf(work, lower=1, overwrite_a=1, clean=0)
+        times.append(time.perf_counter() - start)
+        assert info == 0
+    return statistics.median(times[1:])
+
+
 def split_for(task: tasks.Task, kind: str) -> partition.Split:
     if kind == "degenerate":
         sym = symmetry.symmetry_group(task)
@@ -80,18 +99,32 @@ def iteration_ratio(p: int, kind: str, repeats: int, warm_iterations: int = 3) -
     spec = rfm.make_spec(task, part)
     warm = jax.jit(rfm.make_rfm(task, rfm.RFMConfig(iterations=warm_iterations)))(spec)
     spec = spec._replace(M0=warm.M)  # time an iteration at a learned M, not only at M = I
-    one = jax.jit(rfm.make_rfm(task, rfm.RFMConfig(iterations=1)))
-    t_iter = median_time(one, spec, repeats=repeats)
+    times = {}
+    for solver in rfm_solvers():
+        one = jax.jit(rfm.make_rfm(task, rfm.RFMConfig(iterations=1, solver=solver)))
+        times[solver] = median_time(one, spec, repeats=repeats)
+    t_iter = times["lapack"]
     n_train = int(part.train_valid.sum())
     t_chol = bare_cholesky_time(n_train, task.n, repeats)
+    t_potrf = bare_dpotrf_time(n_train, repeats)
     return {
         "p": p,
         "split": kind,
         "n_train": n_train,
         "iteration_s": t_iter,
+        "iteration_reference_solver_s": times["reference"],
         "cholesky_s": t_chol,
+        "dpotrf_s": t_potrf,
         "ratio": t_iter / t_chol,
+        # The issue-14 goal figure: one iteration over LAPACK's bare dpotrf.
+        "iteration_over_dpotrf": t_iter / t_potrf,
     }
+
+
+def rfm_solvers() -> tuple[str, ...]:
+    from grokrfm.solve import SOLVERS
+
+    return SOLVERS
 
 
 # --- the headline run, in a fresh process per dtype ------------------------------------
@@ -134,6 +167,7 @@ def headline_worker(dtype: str, p: int, iterations: int, out: str) -> None:
     np.savez(
         out,
         wall=wall,
+        n_train=int(np.asarray(parts.train_valid).sum()),
         peak_kib=peak_kib,
         baseline_kib=baseline_kib,
         xla_bytes=xla_bytes + analysis.argument_size_in_bytes,
@@ -175,16 +209,19 @@ def headline(dtype: str, p: int, iterations: int) -> dict:
         # its peak before the run started.
         "peak_rss_mb": float(data["peak_kib"]) / 1024,
         "rss_before_run_mb": float(data["baseline_kib"]) / 1024,
+        "n_train": int(data["n_train"]),
         "final_test_acc": float(data["test_acc"][-1]),
         "final_train_acc": float(data["train_acc"][-1]),
         "solve_failures": int((~data["solve_ok"].astype(bool)).sum()),
         "jittered_iterations": int((data["jitter"] > 0).sum()),
         "_M": data["M"],
         "_test_acc": data["test_acc"],
+        "_train_acc64": data["train_acc"],
     }
 
 
 def compare_dtypes(f64: dict, f32: dict) -> dict:
+    f64["_M64"], f64["_test_acc64"] = f64["_M"], f64["_test_acc"]
     M64, M32 = f64.pop("_M"), f32.pop("_M")
     a64, a32 = f64.pop("_test_acc"), f32.pop("_test_acc")
     return {
@@ -279,13 +316,131 @@ def batch_scaling(p: int, sizes, iterations: int, repeats: int) -> list[dict]:
     return rows
 
 
+# --- the same figures for another revision, on this machine, in this run ---------------
+
+
+def baseline(rev: str, args) -> dict:
+    """Time revision ``rev`` (e.g. the commit before a change) beside this code: its own
+    bench's iteration section and its float64 headline worker, run from a temporary git
+    worktree (its ``grokrfm`` is imported, not this one)."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "-C", str(root), "worktree", "add", "--detach", str(tree), rev],
+            check=True,
+            capture_output=True,
+        )
+        env = dict(os.environ, PYTHONPATH=str(tree))
+        bench = [sys.executable, "-m", "benchmarks.rfm_bench"]
+        try:
+            commit = subprocess.run(
+                ["git", "-C", str(tree), "rev-parse", "HEAD"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            out = Path(tmp) / "out"
+            sizes = ["--p", *map(str, args.p), "--splits", *args.splits]
+            subprocess.run(
+                [*bench, "--sections", "ratio", *sizes, "--repeats", str(args.repeats)]
+                + ["--out", str(out)],
+                cwd=tree,
+                env=env,
+                check=True,
+            )
+            rows = json.loads((out / "bench.json").read_text())["iteration_vs_cholesky"]
+            head = Path(tmp) / "head.npz"
+            subprocess.run(
+                [*bench, "--worker", "float64", "--p", str(args.headline_p)]
+                + ["--iters", str(args.iters), "--out", str(head)],
+                cwd=tree,
+                env=env,
+                check=True,
+            )
+            data = dict(np.load(head))
+        finally:
+            subprocess.run(
+                ["git", "-C", str(root), "worktree", "remove", "--force", str(tree)],
+                capture_output=True,
+            )
+    return {
+        "revision": rev,
+        "commit": commit,
+        "iterations": [{k: r[k] for k in ("p", "split", "n_train", "iteration_s")} for r in rows],
+        "headline_wall_s": float(data["wall"]),
+        "headline_test_acc": data["test_acc"],
+        "headline_train_acc": data["train_acc"],
+        "headline_M": data["M"],
+    }
+
+
+def goal_figures(payload: dict, base: dict | None, iterations: int) -> list[dict]:
+    """Issue 14's figures for this code (and ``base``): one iteration over a bare
+    ``dpotrf`` of the same size, and the headline's wall time (fresh process, compile
+    included) over ``iterations`` such ``dpotrf`` calls."""
+    rows = []
+    potrf = {}
+    for r in payload.get("iteration_vs_cholesky", []):
+        potrf[r["n_train"]] = r["dpotrf_s"]
+        row = {"figure": f"iteration / dpotrf, p = {r['p']} {r['split']}"}
+        row["this"] = r["iteration_over_dpotrf"]
+        if base:
+            match = [b for b in base["iterations"] if (b["p"], b["split"]) == (r["p"], r["split"])]
+            row["base"] = match[0]["iteration_s"] / r["dpotrf_s"] if match else None
+        rows.append(row)
+    head = [h for h in payload.get("headline", []) if h["dtype"] == "float64"]
+    if head:
+        t = potrf.get(head[0]["n_train"])
+        if t is None:
+            t = bare_dpotrf_time(head[0]["n_train"], 5)
+        row = {"figure": f"headline wall / ({iterations} x dpotrf)"}
+        row["this"] = head[0]["wall_s"] / (iterations * t)
+        if base:
+            row["base"] = base["headline_wall_s"] / (iterations * t)
+        rows.append(row)
+    return rows
+
+
+# --- the experiments' own wall times ----------------------------------------------------
+
+QUICK_MODULES = (
+    "table1 fig1 pairs_never_help fixed_points other_groups dihedral_subgroups stabilizer "
+    "features_degenerate features_random features_subgroups orbit_predictions "
+    "network_grokking network_trap emergence groups_random groups_summary"
+).split()
+
+
+def paper_quick() -> list[dict]:
+    """Wall time of each module of ``make paper-quick`` in a fresh process, as make runs it."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in QUICK_MODULES:
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", f"experiments.{name}", "--quick", "--out", f"{tmp}/{name}"],
+                check=True,
+                capture_output=True,
+            )
+            rows.append({"module": name, "wall_s": time.perf_counter() - start})
+    rows.append({"module": "total", "wall_s": sum(r["wall_s"] for r in rows)})
+    return rows
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.rfm_bench", description=__doc__)
     parser.add_argument(
         "--sections",
         nargs="+",
         default=["ratio", "headline", "batch", "refine"],
-        choices=["ratio", "headline", "batch", "refine"],
+        choices=["ratio", "headline", "batch", "refine", "paper-quick"],
+    )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REV",
+        help="a git revision timed beside this code in the same run (iterations and the "
+        "float64 headline), from a temporary worktree",
     )
     parser.add_argument("--p", type=int, nargs="+", default=[31, 41, 61])
     parser.add_argument("--splits", nargs="+", default=["degenerate", "random50"])
@@ -313,8 +468,11 @@ def main(argv=None) -> dict:
                     ("split", "split"),
                     ("n_train", "n_train"),
                     ("iteration_s", "iteration (s)"),
+                    ("iteration_reference_solver_s", "ref. solver (s)"),
                     ("cholesky_s", "cholesky (s)"),
+                    ("dpotrf_s", "dpotrf (s)"),
                     ("ratio", "ratio"),
+                    ("iteration_over_dpotrf", "iter / dpotrf"),
                 ],
             )
         )
@@ -386,6 +544,44 @@ def main(argv=None) -> dict:
             f"{row['refinement_step_s']:.3f} s\n"
             f"   relative error of alpha after 0, 1, 2, ... steps: {errors}"
         )
+    if "paper-quick" in args.sections:
+        rows = paper_quick()
+        payload["paper_quick"] = rows
+        print("\n5. make paper-quick, module by module (fresh process each, measured)")
+        print(report.format_table(rows, [("module", "module"), ("wall_s", "wall (s)")]))
+    base = baseline(args.baseline, args) if args.baseline else None
+    if base is not None:
+        f64 = [h for h in payload.get("headline", []) if h["dtype"] == "float64"]
+        if f64:
+            base["headline_same_accuracies"] = bool(
+                np.array_equal(base["headline_test_acc"], f64[0]["_test_acc64"])
+                and np.array_equal(base["headline_train_acc"], f64[0]["_train_acc64"])
+            )
+            M64 = f64[0]["_M64"]
+            base["headline_M_relative_difference"] = float(
+                np.linalg.norm(base["headline_M"] - M64) / np.linalg.norm(M64)
+            )
+        for key in ("headline_test_acc", "headline_train_acc", "headline_M"):
+            base.pop(key)
+        payload["baseline"] = base
+    for h in payload.get("headline", []):
+        for key in ("_test_acc64", "_train_acc64", "_M64"):
+            h.pop(key, None)
+    goals = goal_figures(payload, base, args.iters)
+    if goals:
+        payload["goal_figures"] = goals
+        title = f" beside {args.baseline} ({base['commit'][:7]})" if base else ""
+        print(f"\n6. Goal figures (issue 14){title}")
+        columns = [("figure", "figure"), ("this", "this code")]
+        if base:
+            columns.append(("base", args.baseline))
+        print(report.format_table(goals, columns))
+        if base and "headline_same_accuracies" in base:
+            print(
+                f"   headline accuracies identical to {args.baseline}: "
+                f"{base['headline_same_accuracies']}; M relative difference "
+                f"{base['headline_M_relative_difference']:.1e}"
+            )
     path = results.write_json(Path(args.out) / "bench.json", payload)
     print(f"\nwrote {path}")
     return payload

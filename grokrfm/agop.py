@@ -127,25 +127,33 @@ def grid_pairs(n: int) -> jax.Array:
 AGOP_CHUNK = 512
 
 
-def agop_pairs_from_grid(W_grid, B, scale, alpha, pairs, M, valid, centre=True, chunk=None):
+def agop_pairs_from_grid(
+    W_grid, B, scale, alpha, pairs, M, valid, centre=True, chunk=None
+) -> tuple[jax.Array, jax.Array]:
     """Closed-form AGOP at one-hot pair inputs, given gradient weights on the whole grid.
 
     In ``h_jc = sum_i W_ij alpha_ic x_i - B_jc x_j`` the first block of the sum has entry
     ``u_jc[a] = sum_b W_(a,b),j alpha_(a,b),c`` and the second ``u_jc[n + b] = sum_a ...``.
     With the weights laid out over the n x n grid (rows of ``W_grid``) and alpha
     scattered onto it, each block is one batched matmul over the grid, O(n^2 N c)
-    instead of O(N^2 c d). The ``B_jc x_j`` term has two non-zeros per point, so its
-    share of the Gram comes from small ``(2n, 2n)`` products. The Gram of ``u``,
-    O(N c d^2), is accumulated over chunks of training columns in a ``lax.scan``, so
-    the ``(2n, c, N)`` gradient array is never formed (at p = 61 it would be 0.2 GB)
-    and its symmetric Gram costs three of its four blocks.
+    instead of O(N^2 c d). The ``B_jc x_j`` term has two non-zeros per point, so it is
+    subtracted from one entry of each block. The Gram of ``h``, O(N c d^2), is
+    accumulated over chunks of training columns in a ``lax.scan``, so the
+    ``(2n, c, N)`` gradient array is never formed (at p = 61 it would be 0.2 GB) and its
+    symmetric Gram costs three of its four blocks.
+
+    The self-term coefficients ``B = W^T alpha`` are the first block summed over its
+    entries (``sum_a u_jc[a]``), so with ``B=None`` they come out of the same
+    contraction instead of another ``(n^2, N) x (N, c)`` product; for the Gaussian
+    kernel, whose weights are the kernel, they are the predictions at the training
+    points.
 
     Args:
       W_grid: ``(n^2, N)``: ``W_grid[g, j]`` is the weight between grid point g and
         training point j (any finite value where g is not a training point or j is
         padding).
-      B: ``(N, c)`` self-term coefficients ``sum_i W_ij alpha_ic`` (zeros for kernels
-        without the term), zero on padding.
+      B: ``(N, c)`` self-term coefficients ``sum_i W_ij alpha_ic``, zeros for kernels
+        without the term, or None to compute ``sum_i W_ij alpha_ic`` here.
       scale: scalar factor of the gradient (``kernels.KernelParts.scale``).
       alpha: ``(N, c)`` coefficients, zero on padding.
       pairs: ``(N, 2)`` operands of the training points.
@@ -155,12 +163,16 @@ def agop_pairs_from_grid(W_grid, B, scale, alpha, pairs, M, valid, centre=True, 
       chunk: training columns per scan step (default :data:`AGOP_CHUNK`, capped at N).
 
     Returns:
-      ``(2n, 2n)`` AGOP.
+      ``(agop, B)``: the ``(2n, 2n)`` AGOP and the ``(N, c)`` self-term coefficients it
+      used (zero on padding).
     """
     n = M.shape[0] // 2
     N, c = alpha.shape
     chex.assert_shape(M, (2 * n, 2 * n))
-    chex.assert_shape([W_grid, B, alpha, pairs, valid], [(n * n, N), (N, c), (N, c), (N, 2), (N,)])
+    chex.assert_shape([W_grid, alpha, pairs, valid], [(n * n, N), (N, c), (N, 2), (N,)])
+    compute_B = B is None
+    if not compute_B:
+        chex.assert_shape(B, (N, c))
     dtype = W_grid.dtype
     # alpha on the grid: zero wherever the grid point is not a (valid) training point,
     # which also removes the rows of W_grid that are not training points.
@@ -168,27 +180,31 @@ def agop_pairs_from_grid(W_grid, B, scale, alpha, pairs, M, valid, centre=True, 
     a3 = jnp.zeros((n * n, c), dtype).at[cell].set(alpha, mode="drop")
     a3 = einops.rearrange(a3, "(a b) c -> a b c", a=n)  # grid point g = a n + b
     W3 = einops.rearrange(W_grid, "(a b) j -> a b j", a=n)
-    B = jnp.where(valid[:, None], B, 0.0)
+    if not compute_B:
+        B = jnp.where(valid[:, None], B, 0.0)
     size = min(int(chunk or AGOP_CHUNK), N)
     steps = -(-N // size)
     rows = jnp.arange(n, dtype=pairs.dtype)[:, None, None]
+    # The last chunk is shifted back to end at N; columns an earlier chunk already
+    # covered are zeroed so that every column counts once, as are padding columns.
+    begins = jnp.minimum(jnp.arange(steps) * size, N - size)
+    columns = begins[:, None] + jnp.arange(size)[None, :]  # (steps, size)
 
     def accumulate(acc, step):
         gram11, gram12, gram22, total = acc
-        # The last chunk is shifted back to end at N; columns an earlier chunk already
-        # covered are zeroed so that every column counts once, as are padding columns.
-        begin = jnp.minimum(step * size, N - size)
-        columns = begin + jnp.arange(size)
-        fresh = (columns >= step * size) & valid[columns]
+        begin = begins[step]
+        fresh = (columns[step] >= step * size) & valid[columns[step]]
         Wc = jnp.where(
             fresh[None, None], jax.lax.dynamic_slice_in_dim(W3, begin, size, axis=2), 0.0
         )
-        Bc = jnp.where(
-            fresh[None], jax.lax.dynamic_slice_in_dim(B, begin, size).T, 0.0
-        )  # (c, size)
         ab = jax.lax.dynamic_slice_in_dim(pairs, begin, size).T[:, None, None]  # (2, 1, 1, size)
+        u1 = jnp.einsum("abj,abc->acj", Wc, a3)
+        if compute_B:
+            Bc = u1.sum(axis=0)  # (c, size): sum_i W_ij alpha_ic, zero on masked columns
+        else:
+            Bc = jnp.where(fresh[None], jax.lax.dynamic_slice_in_dim(B, begin, size).T, 0.0)
         # h = u - B x: the self-term touches one entry of each block, a and n + b.
-        h1 = jnp.einsum("abj,abc->acj", Wc, a3) - jnp.where(rows == ab[0], Bc[None], 0.0)
+        h1 = u1 - jnp.where(rows == ab[0], Bc[None], 0.0)
         h2 = jnp.einsum("abj,abc->bcj", Wc, a3) - jnp.where(rows == ab[1], Bc[None], 0.0)
         f1 = einops.rearrange(h1, "a c j -> a (c j)")
         f2 = einops.rearrange(h2, "b c j -> b (c j)")
@@ -197,32 +213,31 @@ def agop_pairs_from_grid(W_grid, B, scale, alpha, pairs, M, valid, centre=True, 
             gram12 + f1 @ f2.T,
             gram22 + f2 @ f2.T,
             total + jnp.concatenate([h1.sum(axis=2), h2.sum(axis=2)]),
-        ), None
+        ), (Bc if compute_B else None)
 
     zeros = jnp.zeros((n, n), dtype)
     init = (zeros, zeros, zeros, jnp.zeros((2 * n, c), dtype))
-    (gram11, gram12, gram22, total), _ = jax.lax.scan(accumulate, init, jnp.arange(steps))
+    (gram11, gram12, gram22, total), parts = jax.lax.scan(accumulate, init, jnp.arange(steps))
+    if compute_B:
+        # Columns seen twice (the shifted last chunk) were zeroed the second time.
+        parts = einops.rearrange(parts, "s c k -> (s k) c")
+        B = jnp.zeros((N, c), dtype).at[columns.reshape(-1)].add(parts)
     gram = jnp.block([[gram11, gram12], [gram12.T, gram22]])
     n_valid = jnp.sum(valid, dtype=dtype)
     if centre:
         gram = gram - total @ total.T / n_valid
-    return scale**2 * (M @ gram @ M) / n_valid
+    return scale**2 * (M @ gram @ M) / n_valid, B
 
 
 def agop_pairs(kernel, pairs, alpha, M, bandwidth, valid=None, centre=True):
     """Closed-form AGOP of a built-in kernel at one-hot pair inputs ``pairs (N, 2)``."""
     if valid is None:
         valid = jnp.ones(pairs.shape[0], bool)
-    n = M.shape[0] // 2
     alpha = jnp.where(valid[:, None], alpha, 0.0)
     kernel = K_.get_kernel(kernel)
-    parts = kernel.parts(K_.pair_inner(grid_pairs(n), pairs, M), bandwidth)
-    W_grid = jnp.where(valid[None, :], parts.W, 0.0)
-    if kernel.self_term:
-        B = W_grid[pairs[:, 0] * n + pairs[:, 1]] @ alpha
-    else:
-        B = jnp.zeros_like(alpha)
-    return agop_pairs_from_grid(W_grid, B, parts.scale, alpha, pairs, M, valid, centre)
+    parts = kernel.parts(K_.pair_inner(None, pairs, M), bandwidth)
+    B = None if kernel.self_term else jnp.zeros_like(alpha)
+    return agop_pairs_from_grid(parts.W, B, parts.scale, alpha, pairs, M, valid, centre)[0]
 
 
 def matrix_power(agop: jax.Array, power: jax.Array = 0.5) -> jax.Array:

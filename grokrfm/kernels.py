@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+import einops
 import jax
 import jax.numpy as jnp
 
@@ -71,26 +72,44 @@ def dense_inner(X1: jax.Array, X2: jax.Array, M: jax.Array) -> InnerProducts:
     return InnerProducts(XM1 @ X2.T, jnp.sum(XM1 * X1, axis=1), jnp.sum(XM2 * X2, axis=1))
 
 
-def pair_inner(pairs1: jax.Array, pairs2: jax.Array, M: jax.Array) -> InnerProducts:
-    """Inner products for one-hot pair inputs ``e_a || e_b``, by gathers instead of matmuls.
+def pair_inner(pairs1: jax.Array, pairs2: jax.Array | None, M: jax.Array) -> InnerProducts:
+    """Inner products for one-hot pair inputs ``e_a || e_b``, by table lookups instead of
+    matmuls.
+
+    With ``x_i = e_a + e_(n+b)`` and ``z_j = e_c + e_(n+d)``, ``x_i^T M z_j`` is
+    ``(M[a, c] + M[n+b, c]) + (M[a, n+d] + M[n+b, n+d])``: four ``(n, N2)`` tables of
+    M's columns at the second set's operands, looked up by the first set's operands.
+    The lookups are elementwise, so XLA evaluates them inside the kernel's own
+    elementwise pass and the ``(N1, N2)`` inner products are never stored. When
+    ``pairs1`` is None the rows are the whole ``n x n`` grid in grid order ``a n + b``,
+    and the lookups become broadcasts.
 
     Args:
-      pairs1: ``(N1, 2)`` int operands (a, b) with a, b in [0, n).
+      pairs1: ``(N1, 2)`` int operands (a, b) with a, b in [0, n), or None for the grid.
       pairs2: ``(N2, 2)`` int operands.
       M: ``(2n, 2n)`` symmetric feature matrix.
     """
     n = M.shape[0] // 2
+    c, d = pairs2[:, 0], pairs2[:, 1] + n
+    # (n, N2) tables: M[a, c_j], M[n + b, c_j], M[a, n + d_j], M[n + b, n + d_j]. They
+    # are formed first (the barrier keeps XLA from redoing their gathers per element).
+    first_c, second_c, first_d, second_d = jax.lax.optimization_barrier(
+        (M[:n, c], M[n:, c], M[:n, d], M[n:, d])
+    )
 
-    def rows(pairs):  # x^T M for each point: (N, 2n)
-        return M[pairs[:, 0]] + M[pairs[:, 1] + n]
+    def norms(a, b):  # x^T M x, grouped as the cross terms are
+        return (M[a, a] + M[b, a]) + (M[a, b] + M[b, b])
 
-    def norms(xm, pairs):
-        picked = jnp.take_along_axis(xm, jnp.stack([pairs[:, 0], pairs[:, 1] + n], 1), axis=1)
-        return picked.sum(axis=1)
-
-    xm1 = rows(pairs1)
-    cross = jnp.take(xm1, pairs2[:, 0], axis=1) + jnp.take(xm1, pairs2[:, 1] + n, axis=1)
-    return InnerProducts(cross, norms(xm1, pairs1), norms(rows(pairs2), pairs2))
+    if pairs1 is None:
+        cross = (first_c[:, None] + second_c[None, :]) + (first_d[:, None] + second_d[None, :])
+        cross = einops.rearrange(cross, "a b j -> (a b) j")
+        grid_a, grid_b = jnp.divmod(jnp.arange(n * n), n)
+        norms1 = norms(grid_a, grid_b + n)
+    else:
+        a, b = pairs1[:, 0], pairs1[:, 1]
+        cross = (first_c[a] + second_c[b]) + (first_d[a] + second_d[b])
+        norms1 = norms(a, b + n)
+    return InnerProducts(cross, norms1, norms(c, d))
 
 
 def squared_distances(inner: InnerProducts) -> jax.Array:

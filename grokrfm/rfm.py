@@ -22,9 +22,9 @@ import numpy as np
 from grokrfm import agop as agop_
 from grokrfm import distribute, memory
 from grokrfm import kernels as kernels_
-from grokrfm.errors import InvalidArgument
+from grokrfm.errors import InvalidArgument, lookup
 from grokrfm.partition import Partition
-from grokrfm.solve import solve
+from grokrfm.solve import SOLVERS, solve
 from grokrfm.tasks import Task
 
 AGOP_METHODS = ("pairs", "dense", "autodiff")
@@ -52,6 +52,9 @@ class RFMConfig(NamedTuple):
       solve_retries: jittered retries after a failed Cholesky factorisation (see
         :mod:`grokrfm.solve`); None picks the policy by dtype: 0 in float64 (failures
         are reported, never masked), 3 in float32.
+      solver: ``"lapack"`` (LAPACK on the buffers as they are, on CPU) or
+        ``"reference"`` (the generic XLA path); see :mod:`grokrfm.solve`. The same
+        numbers either way.
     """
 
     kernel: str = "gaussian"
@@ -61,6 +64,7 @@ class RFMConfig(NamedTuple):
     agop: str = "pairs"
     save_every: int = 0
     solve_retries: int | None = None
+    solver: str = "lapack"
 
     def validate(self) -> RFMConfig:
         kernels_.get_kernel(self.kernel)
@@ -72,6 +76,7 @@ class RFMConfig(NamedTuple):
             )
         if int(self.save_every) < 0:
             raise InvalidArgument("save_every", f"must be >= 0, got {self.save_every}")
+        lookup(dict.fromkeys(SOLVERS), self.solver, "solver", "solver")
         if self.solve_retries is not None and int(self.solve_retries) < 0:
             raise InvalidArgument("solve_retries", f"must be >= 0, got {self.solve_retries}")
         return self
@@ -235,43 +240,44 @@ def make_rfm(
     kernel = kernels_.get_kernel(config.kernel)
     pointwise = kernel_fn if custom else kernel.pointwise
 
-    def kernel_parts(M, pairs1, pairs2, bandwidth) -> kernels_.KernelParts:
-        """Kernel (and gradient weights) between two sets of grid points."""
+    def kernel_parts(M, pairs, bandwidth) -> kernels_.KernelParts:
+        """Kernel (and gradient weights) between every grid point and ``pairs``."""
         if custom:
-            X1 = agop_.pair_inputs(pairs1, n, M.dtype)
-            X2 = agop_.pair_inputs(pairs2, n, M.dtype)
+            X1 = agop_.pair_inputs(pairs_all, n, M.dtype)
+            X2 = agop_.pair_inputs(pairs, n, M.dtype)
             rows = jax.vmap(lambda x: jax.vmap(lambda z: pointwise(x, z, M, bandwidth))(X2))
             K = rows(X1)
             return kernels_.KernelParts(K, K, jnp.ones((), M.dtype))  # W unused
         if method == "pairs":
-            inner = kernels_.pair_inner(pairs1, pairs2, M)
+            inner = kernels_.pair_inner(None, pairs, M)  # the grid's rows, fused
         else:
-            X1 = agop_.pair_inputs(pairs1, n, M.dtype)
-            X2 = agop_.pair_inputs(pairs2, n, M.dtype)
+            X1 = agop_.pair_inputs(pairs_all, n, M.dtype)
+            X2 = agop_.pair_inputs(pairs, n, M.dtype)
             inner = kernels_.dense_inner(X1, X2, M)
         return kernel.parts(inner, bandwidth)
 
-    def agop_pairs(M, spec, parts, alpha, train_pred, tr_pairs, valid):
-        # Closed form over the kernel's grid rows, already computed for the predictions.
-        if not kernel.self_term:
-            B = jnp.zeros_like(alpha)
-        elif kernel.weights_are_kernel:
-            B = train_pred  # W alpha is K alpha, the predictions at the training points
-        else:
-            B = jnp.where(valid[:, None], (parts.W @ alpha)[spec.partition.train_idx], 0.0)
+    def agop_pairs(M, spec, parts, alpha, tr_pairs, valid):
+        # Closed form over the kernel's grid rows, already computed for the solve. The
+        # self-term coefficients W alpha come out of the same contraction.
+        B = None if kernel.self_term else jnp.zeros_like(alpha)
         return agop_.agop_pairs_from_grid(
             parts.W, B, parts.scale, alpha, tr_pairs, M, valid, config.centre
         )
 
-    def agop_dense(M, spec, parts, alpha, train_pred, tr_pairs, valid):
+    def agop_dense(M, spec, parts, alpha, tr_pairs, valid):
         X = agop_.pair_inputs(tr_pairs, n, M.dtype)
-        return agop_.agop_dense(kernel, X, alpha, M, spec.bandwidth, valid, config.centre)
+        G = agop_.agop_dense(kernel, X, alpha, M, spec.bandwidth, valid, config.centre)
+        return G, None
 
-    def agop_autodiff(M, spec, parts, alpha, train_pred, tr_pairs, valid):
+    def agop_autodiff(M, spec, parts, alpha, tr_pairs, valid):
         X = agop_.pair_inputs(tr_pairs, n, M.dtype)
-        return agop_.agop_autodiff(pointwise, X, alpha, M, spec.bandwidth, valid, config.centre)
+        G = agop_.agop_autodiff(pointwise, X, alpha, M, spec.bandwidth, valid, config.centre)
+        return G, None
 
     agop_methods = {"pairs": agop_pairs, "dense": agop_dense, "autodiff": agop_autodiff}
+    # The pairs AGOP's self-term coefficients W alpha are K alpha, the predictions at the
+    # training points, when the kernel's gradient weights are the kernel itself.
+    predictions_from_agop = method == "pairs" and kernel.weights_are_kernel and not custom
 
     def step(M, spec: RunSpec):
         part = spec.partition
@@ -287,20 +293,28 @@ def make_rfm(
         # padding columns are not masked here (that would be another n^2 x N array):
         # the solve masks its block, alpha is zero on padding, and the AGOP masks its
         # column chunks.
-        parts = kernel_parts(M, pairs_all, tr_pairs, spec.bandwidth)
+        parts = kernel_parts(M, tr_pairs, spec.bandwidth)
         K_grid = parts.K
-        K = K_grid[part.train_idx]
         retries = config.solve_retries
         if retries is None:
             retries = 0 if M.dtype == jnp.float64 else 3
-        alpha, ok, jitter = solve(K, tr_targets, valid, spec.ridge, retries=int(retries))
-        grid_pred = K_grid @ alpha  # (n^2, c): every grid point's prediction at once
-        train_pred = jnp.where(valid[:, None], grid_pred[part.train_idx], 0.0)
-        test_pred = grid_pred[part.test_idx]
+        alpha, ok, jitter = solve(
+            K_grid[part.train_idx],
+            tr_targets,
+            valid,
+            spec.ridge,
+            retries=int(retries),
+            solver=config.solver,
+        )
+        G, B = agop_methods[method](M, spec, parts, alpha, tr_pairs, valid)
+        if predictions_from_agop:
+            train_pred = B
+        else:
+            train_pred = jnp.where(valid[:, None], K_grid[part.train_idx] @ alpha, 0.0)
+        test_pred = K_grid[part.test_idx] @ alpha
         train_acc, train_mse = _scores(train_pred, tr_labels, tr_targets, valid)
         test_acc, test_mse = _scores(test_pred, te_labels, te_targets, part.test_valid)
 
-        G = agop_methods[method](M, spec, parts, alpha, train_pred, tr_pairs, valid)
         M_next = agop_.matrix_power(G, spec.power)
         if config.normalize:
             M_next = M_next / jnp.max(jnp.abs(M_next))

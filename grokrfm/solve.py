@@ -5,6 +5,21 @@ columns of the kernel matrix are replaced by the identity and padding targets by
 so the system is block diagonal, the real block is solved exactly as it would be alone,
 and the padding coefficients come out exactly zero.
 
+Two solvers compute the same Cholesky solve (:data:`SOLVERS`):
+
+* ``"lapack"`` (the default): on CPU the factorisation and the two triangular solves
+  are LAPACK's ``potrf`` and ``trsm`` (the kernels jaxlib registers with XLA), called
+  through :func:`jax.ffi.ffi_call` so that nothing is copied around them. LAPACK
+  stores matrices column-major and XLA row-major; a symmetric matrix is its own
+  transpose, so the row-major buffer *is* the column-major matrix and is handed over
+  as it is, and the factor is left where LAPACK wrote it (its other triangle is never
+  read). The generic path copies the matrix into column-major order before the
+  factorisation and masks the factor's upper triangle after it: two extra passes over
+  an N x N array. On GPU and TPU the ``"lapack"`` solver is the reference one.
+* ``"reference"``: :func:`jax.lax.linalg.cholesky` and
+  :func:`jax.scipy.linalg.cho_solve`, on every backend. The tests check that the two
+  agree to the last bit.
+
 Jitter policy. The paper's convention is ridge 0 (exact interpolation). When the
 Cholesky factorisation of ``K + ridge I`` breaks down (non-finite coefficients: K
 numerically singular, which float32 reaches far sooner than float64), :func:`solve` can
@@ -16,29 +31,113 @@ costs anything when some run in the batch failed.
 
 from __future__ import annotations
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
+import numpy as np
+
+from grokrfm.errors import lookup
+
+SOLVERS = ("lapack", "reference")
 
 
 def masked_system(K: jax.Array, valid: jax.Array, ridge: jax.Array) -> jax.Array:
     """``K + ridge I`` on the valid block and the identity on padding. ``K``: ``(N, N)``.
 
-    The diagonal is added by a scatter rather than by adding ``jnp.eye(N)``, which XLA
-    would materialise as one more N x N array (0.1 GB at p = 61).
+    The diagonal comes from comparing row and column indices inside the same
+    elementwise pass, so XLA forms the system in one fusion (no ``N x N`` identity, no
+    scatter into a copy).
     """
+    N = K.shape[0]
+    rows = jax.lax.broadcasted_iota(jnp.int32, (N, N), 0)
+    cols = jax.lax.broadcasted_iota(jnp.int32, (N, N), 1)
     both = valid[:, None] & valid[None, :]
-    diagonal = jnp.arange(K.shape[0])
-    return jnp.where(both, K, 0.0).at[diagonal, diagonal].add(jnp.where(valid, ridge, 1.0))
+    diagonal = jnp.where(valid, ridge, 1.0).astype(K.dtype)
+    return jnp.where(both, K, 0.0) + jnp.where(rows == cols, diagonal[:, None], 0.0)
 
 
-def _cholesky_solve(A: jax.Array, Y: jax.Array) -> jax.Array:
-    # A is symmetric, so A.T is the same matrix; LAPACK wants it column-major, and the
-    # transpose of a row-major buffer is exactly that, so XLA passes it without a copy.
-    # (jnp.linalg.cholesky's symmetrisation would cost a full transpose pass.)
+def _reference_solve(A: jax.Array, Y: jax.Array) -> jax.Array:
+    # A is symmetric, so A.T is the same matrix (jnp.linalg.cholesky's symmetrisation
+    # would cost a full transpose pass). NaN where the factorisation failed.
     factor = jax.lax.linalg.cholesky(A.T, symmetrize_input=False)
     return jsl.cho_solve((factor, True), Y)
+
+
+_LOWER, _LEFT, _PLAIN, _TRANSPOSED, _NON_UNIT = (np.uint8(ord(c)) for c in "LLNTN")
+
+
+@functools.cache
+def _lapack_name(routine: str, dtype: str) -> str | None:
+    """The name of jaxlib's LAPACK kernel for ``routine`` (``"potrf"``, ``"trsm"``) in
+    ``dtype``, with jaxlib's LAPACK bindings initialised (as jax's own lowerings do);
+    None where this jaxlib has no such kernel (then the reference solver is used)."""
+    if dtype not in ("float32", "float64"):
+        return None
+    try:
+        from jaxlib import lapack
+    except ImportError:  # pragma: no cover - jaxlib always ships it on CPU
+        return None
+    name = lapack.prepare_lapack_call(f"{routine}_ffi", np.dtype(dtype))
+    registered = lapack.registrations().get("cpu", [])
+    return name if any(entry[0] == name for entry in registered) else None
+
+
+def _lapack_target(routine: str, dtype) -> str | None:
+    return _lapack_name(routine, np.dtype(dtype).name)
+
+
+def lapack_available(dtype) -> bool:
+    """Whether the ``"lapack"`` solver calls LAPACK directly on CPU for ``dtype``."""
+    return all(_lapack_target(r, dtype) is not None for r in ("potrf", "trsm"))
+
+
+def _lapack_solve(A: jax.Array, Y: jax.Array) -> jax.Array:
+    """The Cholesky solve by LAPACK's ``potrf`` and ``trsm`` on the buffers as they are."""
+    # potrf reads the row-major buffer of the symmetric A as column-major (the same
+    # matrix) and overwrites it with L in column-major order.
+    factor, info = jax.ffi.ffi_call(
+        _lapack_target("potrf", A.dtype),
+        (
+            jax.ShapeDtypeStruct(A.shape, A.dtype),
+            jax.ShapeDtypeStruct(A.shape[:-2], jnp.int32),
+        ),
+        input_output_aliases={0: 0},
+        vmap_method="broadcast_all",
+    )(A, uplo=_LOWER)
+    # trsm reads the factor's buffer the same way (as L); the right-hand sides are
+    # declared column-major (major-to-minor (1, 0)), a copy of an N x c array at most.
+    column_major = (*range(Y.ndim - 2), Y.ndim - 1, Y.ndim - 2)
+
+    def triangular(rhs, transpose):
+        return jax.ffi.ffi_call(
+            _lapack_target("trsm", A.dtype),
+            jax.ShapeDtypeStruct(rhs.shape, rhs.dtype),
+            input_layouts=[None, column_major],
+            output_layouts=column_major,
+            input_output_aliases={1: 0},
+            vmap_method="broadcast_all",
+        )(factor, rhs, side=_LEFT, uplo=_LOWER, trans_x=transpose, diag=_NON_UNIT)
+
+    alpha = triangular(triangular(Y, _PLAIN), _TRANSPOSED)  # L^-T L^-1 Y
+    return jnp.where(info[..., None, None] == 0, alpha, jnp.nan)
+
+
+def cholesky_solve(A: jax.Array, Y: jax.Array, solver: str = "lapack") -> jax.Array:
+    """``A^-1 Y`` for a symmetric positive definite ``A (N, N)`` by Cholesky; all NaN
+    where the factorisation fails (A not numerically positive definite).
+
+    Args:
+      A: symmetric; only one triangle is read.
+      Y: ``(N, c)`` right-hand sides.
+      solver: one of :data:`SOLVERS`.
+    """
+    lookup(dict.fromkeys(SOLVERS), solver, "solver", "solver")
+    if solver == "reference" or not lapack_available(A.dtype):
+        return _reference_solve(A, Y)
+    return jax.lax.platform_dependent(A, Y, cpu=_lapack_solve, default=_reference_solve)
 
 
 def default_jitter_start(dtype) -> float:
@@ -53,6 +152,7 @@ def solve(
     ridge: jax.Array = 0.0,
     retries: int = 0,
     jitter_start: float | None = None,
+    solver: str = "lapack",
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Solve ``(K + ridge I) alpha = Y`` on the valid points by Cholesky.
 
@@ -64,6 +164,8 @@ def solve(
       retries: how many jittered attempts to make after a failed factorisation
         (0: none; the failure is only reported).
       jitter_start: first relative jitter (default :func:`default_jitter_start`).
+      solver: one of :data:`SOLVERS` (the same numbers; ``"reference"`` is the generic
+        XLA path).
 
     Returns:
       ``(alpha, ok, jitter)``: ``alpha`` is ``(N, c)`` with zero rows on padding; ``ok``
@@ -77,7 +179,7 @@ def solve(
     chex.assert_equal_shape_prefix([K, Y], 1)
     chex.assert_type(valid, bool)
     Y = jnp.where(valid[:, None], Y, 0.0)
-    alpha = _cholesky_solve(masked_system(K, valid, ridge), Y)
+    alpha = cholesky_solve(masked_system(K, valid, ridge), Y, solver)
     ok = jnp.all(jnp.isfinite(alpha))
     jitter = jnp.zeros((), K.dtype)
     if retries == 0:
@@ -94,7 +196,7 @@ def solve(
     def retry(state):
         attempt, _, _, _ = state
         jitter = start * scale * 100.0 ** attempt.astype(K.dtype)
-        alpha = _cholesky_solve(masked_system(K, valid, ridge + jitter), Y)
+        alpha = cholesky_solve(masked_system(K, valid, ridge + jitter), Y, solver)
         return attempt + 1, alpha, jnp.all(jnp.isfinite(alpha)), jitter
 
     state = (jnp.zeros((), jnp.int32), alpha, ok, jitter)

@@ -105,5 +105,15 @@ def test_chunked_accumulation_matches_one_chunk(chunk, getkey):
     )
     W_grid = jnp.where(valid[None, :], parts.W, 0.0)
     B = W_grid[pairs[:, 0] * n + pairs[:, 1]] @ alpha
-    got = agop.agop_pairs_from_grid(W_grid, B, parts.scale, alpha, pairs, M, valid, chunk=chunk)
+    got, used = agop.agop_pairs_from_grid(
+        W_grid, B, parts.scale, alpha, pairs, M, valid, chunk=chunk
+    )
     assert relerr(got, ref) < 1e-10
+    np.testing.assert_array_equal(used, jnp.where(valid[:, None], B, 0.0))
+    # The self-term coefficients computed from the same contraction (B=None), on the
+    # unmasked weights: the same AGOP, and B = W^T alpha, the predictions.
+    computed, B_computed = agop.agop_pairs_from_grid(
+        parts.W, None, parts.scale, alpha, pairs, M, valid, chunk=chunk
+    )
+    assert relerr(computed, ref) < 1e-10
+    np.testing.assert_allclose(B_computed, jnp.where(valid[:, None], B, 0.0), atol=1e-12)

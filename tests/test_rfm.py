@@ -150,6 +150,22 @@ def test_symmetry_trap_and_its_breaking_at_p31():
     assert (broken >= 0.8).sum() >= 2, broken
 
 
+@pytest.mark.parametrize("kernel", kernels.KERNELS)
+def test_lapack_and_reference_solvers_give_the_same_run(kernel, getkey):
+    """The default solver (LAPACK on the buffers as they are) against the reference
+    (jax.lax.linalg.cholesky + cho_solve): a batch of runs identical to the last bit."""
+    task = tasks.make_task("x+y", p=7)
+    splits = [random_partition(task, getkey(), 0.5)[0] for _ in range(2)]
+    spec = rfm.make_spec(task, partition.to_partitions(partition.stack(splits)))
+    runs = {
+        solver: rfm.run_batch(task, rfm.RFMConfig(kernel=kernel, iterations=4, solver=solver), spec)
+        for solver in ("lapack", "reference")
+    }
+    leaves = [jax.tree.leaves(runs[s]) for s in ("lapack", "reference")]
+    for got, ref in zip(*leaves, strict=True):
+        np.testing.assert_array_equal(got, ref)
+
+
 def test_bad_configuration_is_rejected_before_compute():
     task = tasks.make_task("x+y", p=5)
     for config, argument in (
@@ -157,6 +173,7 @@ def test_bad_configuration_is_rejected_before_compute():
         (rfm.RFMConfig(iterations=0), "iters"),
         (rfm.RFMConfig(agop="magic"), "agop"),
         (rfm.RFMConfig(save_every=-1), "save_every"),
+        (rfm.RFMConfig(solver="lu"), "solver"),
     ):
         with pytest.raises(InvalidArgument) as err:
             rfm.make_rfm(task, config)

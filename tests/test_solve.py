@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from grokrfm.solve import solve
+from grokrfm.errors import InvalidArgument
+from grokrfm.solve import SOLVERS, cholesky_solve, lapack_available, solve
 
 
 def gram(key, N):
@@ -67,3 +68,57 @@ def test_misshapen_inputs_fail_at_the_boundary(getkey):
         solve(K, Y[:4], jnp.ones(5, bool))  # Y rows != N
     with pytest.raises(AssertionError):
         solve(K, Y, jnp.ones(5))  # valid must be a bool mask
+
+
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
+def test_lapack_solver_equals_the_reference_to_the_last_bit(dtype, getkey):
+    """LAPACK on the buffers as they are against jax.lax.linalg.cholesky + cho_solve,
+    padded, at a ridge, single and vmapped."""
+    N, c = 24, 5
+    Ks = jnp.stack([gram(getkey(), N) for _ in range(3)]).astype(dtype)
+    Ys = jax.random.normal(getkey(), (3, N, c), dtype)
+    valid = jnp.asarray(np.random.default_rng(1).random(N) < 0.7)
+
+    def run(solver):
+        def one(K, Y):
+            return solve(K, Y, valid, 1e-3, solver=solver)
+
+        return jax.jit(jax.vmap(one))(Ks, Ys), jax.jit(one)(Ks[1], Ys[1])
+
+    (batch, single), (batch_ref, single_ref) = run("lapack"), run("reference")
+    for got, ref in ((batch, batch_ref), (single, single_ref)):
+        np.testing.assert_array_equal(got[0], ref[0])
+        np.testing.assert_array_equal(got[1], ref[1])
+    np.testing.assert_array_equal(batch[0][1], single[0])
+
+
+def test_lapack_solver_reports_a_failed_factorisation_as_nan(getkey):
+    N = 6
+    K = -jnp.eye(N)  # not positive definite
+    for solver in SOLVERS:
+        alpha = cholesky_solve(K, jnp.ones((N, 2)), solver)
+        assert jnp.isnan(alpha).all(), solver
+
+
+def test_lapack_solver_hands_the_system_over_without_copies(getkey):
+    """On CPU the factorisation reads the fused system's own buffer: nothing in the
+    compiled solve is laid out column-major, as the reference's copy into LAPACK's order
+    is (which shows the check can fail)."""
+    if jax.default_backend() != "cpu" or not lapack_available(jnp.float64):
+        pytest.skip("the LAPACK path is CPU-only")
+    N = 64
+    K, Y, valid = gram(getkey(), N), jnp.ones((N, 3)), jnp.ones(N, bool)
+
+    def hlo(solver):
+        fn = jax.jit(lambda K, Y: solve(K, Y, valid, 0.0, solver=solver)[0])
+        return fn.lower(K, Y).compile().as_text()
+
+    column_major = f"f64[{N},{N}]{{0,1}}"
+    assert "lapack_dpotrf_ffi" in hlo("lapack")
+    assert column_major not in hlo("lapack")
+    assert column_major in hlo("reference")
+
+
+def test_unknown_solver_is_refused(getkey):
+    with pytest.raises(InvalidArgument, match="solver"):
+        solve(jnp.eye(3), jnp.ones((3, 1)), jnp.ones(3, bool), solver="lu")

@@ -223,14 +223,13 @@ def headline(dtype: str, p: int, iterations: int) -> dict:
         "jittered_iterations": int((data["jitter"] > 0).sum()),
         "_M": data["M"],
         "_test_acc": data["test_acc"],
-        "_train_acc64": data["train_acc"],
+        "_train_acc": data["train_acc"],
     }
 
 
 def compare_dtypes(f64: dict, f32: dict) -> dict:
-    f64["_M64"], f64["_test_acc64"] = f64["_M"], f64["_test_acc"]
-    M64, M32 = f64.pop("_M"), f32.pop("_M")
-    a64, a32 = f64.pop("_test_acc"), f32.pop("_test_acc")
+    M64, M32 = f64["_M"], f32["_M"]
+    a64, a32 = f64["_test_acc"], f32["_test_acc"]
     return {
         "M_relative_difference": float(np.linalg.norm(M32 - M64) / np.linalg.norm(M64)),
         "iterations_with_same_test_acc": int((a64 == a32).sum()),
@@ -562,10 +561,10 @@ def main(argv=None) -> dict:
         f64 = [h for h in payload.get("headline", []) if h["dtype"] == "float64"]
         if f64:
             base["headline_same_accuracies"] = bool(
-                np.array_equal(base["headline_test_acc"], f64[0]["_test_acc64"])
-                and np.array_equal(base["headline_train_acc"], f64[0]["_train_acc64"])
+                np.array_equal(base["headline_test_acc"], f64[0]["_test_acc"])
+                and np.array_equal(base["headline_train_acc"], f64[0]["_train_acc"])
             )
-            M64 = f64[0]["_M64"]
+            M64 = f64[0]["_M"]
             base["headline_M_relative_difference"] = float(
                 np.linalg.norm(base["headline_M"] - M64) / np.linalg.norm(M64)
             )
@@ -573,8 +572,8 @@ def main(argv=None) -> dict:
             base.pop(key)
         payload["baseline"] = base
     for h in payload.get("headline", []):
-        for key in ("_test_acc64", "_train_acc64", "_M64"):
-            h.pop(key, None)
+        for key in [k for k in h if k.startswith("_")]:  # arrays kept for the comparisons
+            h.pop(key)
     goals = goal_figures(payload, base, args.iters)
     if goals:
         payload["goal_figures"] = goals

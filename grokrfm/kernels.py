@@ -72,7 +72,7 @@ def dense_inner(X1: jax.Array, X2: jax.Array, M: jax.Array) -> InnerProducts:
     return InnerProducts(XM1 @ X2.T, jnp.sum(XM1 * X1, axis=1), jnp.sum(XM2 * X2, axis=1))
 
 
-def pair_inner(pairs1: jax.Array, pairs2: jax.Array | None, M: jax.Array) -> InnerProducts:
+def pair_inner(pairs1: jax.Array | None, pairs2: jax.Array, M: jax.Array) -> InnerProducts:
     """Inner products for one-hot pair inputs ``e_a || e_b``, by table lookups instead of
     matmuls.
 

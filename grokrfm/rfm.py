@@ -22,9 +22,9 @@ import numpy as np
 from grokrfm import agop as agop_
 from grokrfm import distribute, memory
 from grokrfm import kernels as kernels_
-from grokrfm.errors import InvalidArgument, lookup
+from grokrfm.errors import InvalidArgument
 from grokrfm.partition import Partition
-from grokrfm.solve import SOLVERS, solve
+from grokrfm.solve import check_solver, solve
 from grokrfm.tasks import Task
 
 AGOP_METHODS = ("pairs", "dense", "autodiff")
@@ -76,7 +76,7 @@ class RFMConfig(NamedTuple):
             )
         if int(self.save_every) < 0:
             raise InvalidArgument("save_every", f"must be >= 0, got {self.save_every}")
-        lookup(dict.fromkeys(SOLVERS), self.solver, "solver", "solver")
+        check_solver(self.solver)
         if self.solve_retries is not None and int(self.solve_retries) < 0:
             raise InvalidArgument("solve_retries", f"must be >= 0, got {self.solve_retries}")
         return self

@@ -44,6 +44,12 @@ from grokrfm.errors import lookup
 SOLVERS = ("lapack", "reference")
 
 
+def check_solver(solver: str) -> str:
+    """``solver`` if it is one of :data:`SOLVERS`; InvalidArgument naming ``solver`` if not."""
+    lookup(dict.fromkeys(SOLVERS), solver, "solver", "solver")
+    return solver
+
+
 def masked_system(K: jax.Array, valid: jax.Array, ridge: jax.Array) -> jax.Array:
     """``K + ridge I`` on the valid block and the identity on padding. ``K``: ``(N, N)``.
 
@@ -134,8 +140,7 @@ def cholesky_solve(A: jax.Array, Y: jax.Array, solver: str = "lapack") -> jax.Ar
       Y: ``(N, c)`` right-hand sides.
       solver: one of :data:`SOLVERS`.
     """
-    lookup(dict.fromkeys(SOLVERS), solver, "solver", "solver")
-    if solver == "reference" or not lapack_available(A.dtype):
+    if check_solver(solver) == "reference" or not lapack_available(A.dtype):
         return _reference_solve(A, Y)
     return jax.lax.platform_dependent(A, Y, cpu=_lapack_solve, default=_reference_solve)
 

@@ -13,7 +13,10 @@
 4. Mixed precision at the headline's size: a float32 Cholesky with float64 iterative
    refinement, its cost per step and its error against the float64 solve per step.
 
-5. ``--sections paper-quick``: each module of ``make paper-quick`` in a fresh process.
+5. ``--sections paper-quick``: each module of ``make paper-quick`` in a fresh process
+   (measured here); ``--sections paper``: each module's wall time as ``make paper``
+   measured it, read from ``results/<module>/results.json`` (``process_wall_s``, with
+   its commit), since paper-sized modules take hours.
 6. Goal figures: one iteration over LAPACK's bare ``dpotrf`` of the same size, and the
    headline's wall time over 60 such calls; with ``--baseline REV`` the same figures for
    revision REV (run from a temporary git worktree in this run), and whether its
@@ -434,13 +437,39 @@ def paper_quick() -> list[dict]:
     return rows
 
 
+def paper_times(folder: str = "results") -> list[dict]:
+    """Each module's wall time as ``make paper`` measured it (``process_wall_s`` in its
+    ``results.json`` under ``folder``), with the commit it ran at; modules without a
+    paper-sized result are listed as not run."""
+    rows = []
+    for name in QUICK_MODULES:
+        path = Path(folder) / name / "results.json"
+        try:
+            payload = json.loads(path.read_text())
+        except (OSError, ValueError):
+            rows.append({"module": name, "wall_s": None, "source": "not run"})
+            continue
+        prov = results.provenance(payload)
+        rows.append(
+            {
+                "module": name,
+                "wall_s": payload.get("process_wall_s"),
+                "commit": prov["commit"][:12],
+                "source": "quick-sized" if prov["quick"] == "yes" else "measured by make paper",
+            }
+        )
+    done = [r["wall_s"] for r in rows if r["wall_s"] is not None]
+    rows.append({"module": "total", "wall_s": sum(done), "source": f"{len(done)} modules"})
+    return rows
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.rfm_bench", description=__doc__)
     parser.add_argument(
         "--sections",
         nargs="+",
         default=["ratio", "headline", "batch", "refine"],
-        choices=["ratio", "headline", "batch", "refine", "paper-quick"],
+        choices=["ratio", "headline", "batch", "refine", "paper-quick", "paper"],
     )
     parser.add_argument(
         "--baseline",
@@ -556,6 +585,12 @@ def main(argv=None) -> dict:
         payload["paper_quick"] = rows
         print("\n5. make paper-quick, module by module (fresh process each, measured)")
         print(report.format_table(rows, [("module", "module"), ("wall_s", "wall (s)")]))
+    if "paper" in args.sections:
+        rows = paper_times()
+        payload["paper"] = rows
+        print("\n5b. make paper, module by module (read from results/<module>/results.json)")
+        columns = [("module", "module"), ("wall_s", "wall (s)"), ("commit", "commit")]
+        print(report.format_table(rows, [*columns, ("source", "source")]))
     base = baseline(args.baseline, args) if args.baseline else None
     if base is not None:
         f64 = [h for h in payload.get("headline", []) if h["dtype"] == "float64"]

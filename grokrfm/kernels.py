@@ -72,6 +72,22 @@ def dense_inner(X1: jax.Array, X2: jax.Array, M: jax.Array) -> InnerProducts:
     return InnerProducts(XM1 @ X2.T, jnp.sum(XM1 * X1, axis=1), jnp.sum(XM2 * X2, axis=1))
 
 
+def _column_tables(M: jax.Array, pairs: jax.Array):
+    """The four ``(n, N)`` tables of M's columns at the operands of ``pairs``.
+
+    They are exact products with one-hot matrices (every entry is one element of M
+    times 1, plus zeros), which XLA writes row-major: as gathers, XLA:CPU fused them
+    into the kernel's pass as transposed, strided reads, which made that pass 2-3x
+    slower (0.12-0.15 s against 0.045 s per iteration at p = 61).
+    """
+    n = M.shape[0] // 2
+    onehot_c = jax.nn.one_hot(pairs[:, 0], n, dtype=M.dtype)
+    onehot_d = jax.nn.one_hot(pairs[:, 1], n, dtype=M.dtype)
+    tc = jnp.matmul(M[:, :n], onehot_c.T, precision="highest")
+    td = jnp.matmul(M[:, n:], onehot_d.T, precision="highest")
+    return tc[:n], tc[n:], td[:n], td[n:]
+
+
 def pair_inner(pairs1: jax.Array | None, pairs2: jax.Array, M: jax.Array) -> InnerProducts:
     """Inner products for one-hot pair inputs ``e_a || e_b``, by table lookups instead of
     matmuls.
@@ -91,11 +107,8 @@ def pair_inner(pairs1: jax.Array | None, pairs2: jax.Array, M: jax.Array) -> Inn
     """
     n = M.shape[0] // 2
     c, d = pairs2[:, 0], pairs2[:, 1] + n
-    # (n, N2) tables: M[a, c_j], M[n + b, c_j], M[a, n + d_j], M[n + b, n + d_j]. They
-    # are formed first (the barrier keeps XLA from redoing their gathers per element).
-    first_c, second_c, first_d, second_d = jax.lax.optimization_barrier(
-        (M[:n, c], M[n:, c], M[:n, d], M[n:, d])
-    )
+    # (n, N2) tables: M[a, c_j], M[n + b, c_j], M[a, n + d_j], M[n + b, n + d_j].
+    first_c, second_c, first_d, second_d = _column_tables(M, pairs2)
 
     def norms(a, b):  # x^T M x, grouped as the cross terms are
         return (M[a, a] + M[b, a]) + (M[a, b] + M[b, b])

@@ -12,10 +12,15 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import jax
 import numpy as np
+
+# When this process first imported grokrfm: results.json records the seconds from here
+# to its writing, which is an experiment module's wall time as `make paper` runs it.
+_IMPORTED = time.perf_counter()
 
 
 @contextlib.contextmanager
@@ -170,6 +175,9 @@ def write_results(
         "summary": summary,
         "paper_comparison": paper_comparison or [],
         "runs": runs,
+        # This process only: a sweep resumed from saved chunks does not count the
+        # sessions that computed them.
+        "process_wall_s": round(time.perf_counter() - _IMPORTED, 3),
         **extra,
     }
     path = Path(out_dir) / "results.json"

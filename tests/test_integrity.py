@@ -193,6 +193,19 @@ def test_results_of_another_configuration_are_kept(tmp_path, capsys):
     assert strict_json(tmp_path / "results.json")["config"] == {"p": 11}
 
 
+def test_results_record_the_modules_wall_time_and_the_bench_reads_it(tmp_path, monkeypatch):
+    from benchmarks import rfm_bench
+
+    written = results.write_results(tmp_path / "table1", "table1", {"quick": False}, [], [])
+    assert written["process_wall_s"] > 0
+    monkeypatch.chdir(tmp_path)
+    rows = {r["module"]: r for r in rfm_bench.paper_times(".")}
+    assert rows["table1"]["wall_s"] == written["process_wall_s"]
+    assert rows["table1"]["source"] == "measured by make paper"
+    assert rows["fig1"] == {"module": "fig1", "wall_s": None, "source": "not run"}
+    assert rows["total"]["wall_s"] == written["process_wall_s"]
+
+
 # --- 9. summaries say what happened -----------------------------------------------------
 
 

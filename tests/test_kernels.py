@@ -54,6 +54,26 @@ def test_gradient_weights_match_autodiff(kernel, getkey):
     np.testing.assert_allclose(grads, closed, rtol=1e-11, atol=1e-13)
 
 
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
+def test_pair_inner_products_are_exact_lookups(dtype, getkey):
+    """The tables are one-hot products, so the inner products equal M's entries summed
+    in the documented grouping to the last bit, on the grid and on explicit pairs."""
+    n, N = 6, 11
+    M = random_psd(getkey(), 2 * n).astype(dtype)
+    p2 = random_pairs(getkey(), n, N)
+    Mn, c, d = np.asarray(M), np.asarray(p2[:, 0]), np.asarray(p2[:, 1]) + n
+    grid = np.asarray(agop.grid_pairs(n))
+    for p1, inner in ((grid, kernels.pair_inner(None, p2, M)), (grid[::3], None)):
+        if inner is None:
+            inner = kernels.pair_inner(jnp.asarray(p1), p2, M)
+        a, b = p1[:, :1], p1[:, 1:] + n
+        cross = (Mn[a, c] + Mn[b, c]) + (Mn[a, d] + Mn[b, d])
+        np.testing.assert_array_equal(np.asarray(inner.cross), cross)
+        np.testing.assert_array_equal(
+            np.asarray(inner.norms2), (Mn[c, c] + Mn[d, c]) + (Mn[c, d] + Mn[d, d])
+        )
+
+
 def test_coincident_points_have_zero_distance():
     M = jnp.eye(6) * 3.0
     p = jnp.array([[0, 1], [2, 0], [0, 1]], jnp.int32)

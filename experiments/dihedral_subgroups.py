@@ -92,8 +92,11 @@ def main(argv=None) -> dict:
 
     plotting.final_accuracy_vs_moved(
         payload["runs"],
-        f"{options.out}/dihedral_subgroups.png",
+        path=f"{options.out}/dihedral_subgroups.png",
         curve_key="subgroup",
+        curve_names={
+            sw["subgroup"]: plotting.element_tex(sw["subgroup"]) for sw in payload["sweeps"]
+        },
         xlabel="random training points moved to test",
         title=f"x+y mod {p}, test = fixed points of a dihedral subgroup's reflections",
     )

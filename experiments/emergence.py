@@ -208,7 +208,9 @@ def main(argv=None) -> dict:
     from grokrfm import plotting
 
     plotting.emergence_curves(
-        rows, f"{args.out}/emergence.png", title=f"Gaussian RFM, {task.name}, {iters} iterations"
+        rows,
+        path=f"{args.out}/emergence.png",
+        title=f"Gaussian RFM, {task.name}, {iters} iterations",
     )
     print(f"wrote {args.out}/results.json and {args.out}/emergence.png")
     return payload

@@ -236,7 +236,7 @@ def figures_for(batch: TaskBatch, records, result, measures, out: str) -> list[s
         scores[:, cols],
         [batch.sym.names[e] for e in expected],
         col_names,
-        paths[0],
+        path=paths[0],
         title=f"{batch.task.name}: |score| of M with test = Fix(row)",
         highlight=[cols.index(e) for e in expected],
     )
@@ -254,11 +254,11 @@ def figures_for(batch: TaskBatch, records, result, measures, out: str) -> list[s
                 "pi": pi[top["element"]],
                 "title": f"{batch.task.name}, test = Fix({held}): M (train "
                 f"{records[b]['train_acc'][-1]:.0%}, test {records[b]['test_acc'][-1]:.0%})",
-                "pi_title": f"Pi({top['name']}): score {top['score']:+.3f}, "
-                f"pair share {top['pair_share']:.3f}",
+                "pi_title": f"$\\Pi$({plotting.element_tex(top['name'])}): "
+                f"score {top['score']:+.3f}, pair share {top['pair_share']:.3f}",
             }
         )
-    plotting.matrices_with_representations(panels, paths[1])
+    plotting.matrices_with_representations(panels, path=paths[1])
     return paths
 
 
@@ -298,7 +298,7 @@ def main(argv=None) -> dict:
 
     from grokrfm import plotting
 
-    plotting.measure_curves(curve_panels, f"{args.out}/score_curves.png")
+    plotting.measure_curves(curve_panels, path=f"{args.out}/score_curves.png")
     figures.append(f"{args.out}/score_curves.png")
     print(
         report.format_table(

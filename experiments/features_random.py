@@ -231,7 +231,7 @@ def progress_figure(row: RandomSplitTask, records, path: str) -> None:
             "log": True,
         },
         {
-            "title": "AGOP alignment cos(M_t, M_T)",
+            "title": r"AGOP alignment $\cos(M_t, M_T)$",
             "ylabel": "cosine",
             "series": {
                 **{f"{k}, full": v for k, v in series("agop_alignment").items()},
@@ -249,7 +249,7 @@ def progress_figure(row: RandomSplitTask, records, path: str) -> None:
             "test_acc": acc,
         },
     ]
-    plotting.measure_curves(panels, path, title=f"{row.task.name}, random split")
+    plotting.measure_curves(panels, path=path, title=f"{row.task.name}, random split")
 
 
 @cli.entry_point
@@ -282,7 +282,7 @@ def main(argv=None) -> dict:
                 f"{f['circulant_deviation']:.1e})",
             }
         )
-    plotting.matrices_with_representations(panels, f"{args.out}/matrices.png")
+    plotting.matrices_with_representations(panels, path=f"{args.out}/matrices.png")
     figures.append(f"{args.out}/matrices.png")
     columns = [
         ("task", "task"),

@@ -108,6 +108,8 @@ def main(argv=None) -> dict:
     rep, _ = symmetry.element_classes(sym)
     measure.feature_records(sym, result, records, splits, top=top, basis=basis)
     s_only = symmetry.subgroup_mask(sym, [sym.reflection(0)])
+    from grokrfm import plotting
+
     summary, panels = [], []
     pi = symmetry.representation(sym)
     for g, r, M in zip(groups, records, result.M, strict=True):
@@ -140,8 +142,10 @@ def main(argv=None) -> dict:
             {
                 "M": np.asarray(M),
                 "pi": np.clip(pi[list(g.elements)].sum(axis=0), 0, 1),
-                "title": f"{task.name}, test = fixed points of {g.name}'s reflections: M",
-                "pi_title": f"support of Pi(h), h in {g.name} (order {len(g.elements)}); "
+                "title": f"{task.name}, test = fixed points of "
+                f"{plotting.element_tex(g.name)}'s reflections: $M$",
+                "pi_title": f"support of $\\Pi(h)$, $h$ in {plotting.element_tex(g.name)} "
+                f"(order {len(g.elements)}); "
                 f"share beyond I {summary[-1]['subgroup_share']:.3f}",
             }
         )
@@ -186,9 +190,7 @@ def main(argv=None) -> dict:
                 f"span{{I, Pi(s)}} explains {row['s_share']:.3f}",
             },
         ]
-    from grokrfm import plotting
-
-    plotting.matrices_with_representations(panels, f"{args.out}/matrices.png")
+    plotting.matrices_with_representations(panels, path=f"{args.out}/matrices.png")
     payload = results.write_results(
         args.out,
         "features_subgroups",

@@ -60,12 +60,12 @@ def main(argv=None) -> dict:
     task = payload["config"]["rows"][0]["task"]
     plotting.final_accuracy_vs_moved(
         payload["runs"],
-        f"{options.out}/fig1.png",
+        path=f"{options.out}/fig1.png",
         curve_key="move",
         panel_key="kernel",
         xlabel="m (random points, or reflected pairs, moved to test)",
         curve_names={"points": "random points", "pairs": "reflected pairs"},
-        title=f"{task}, test = fixed points of s",
+        title=f"{task}, test = fixed points of $s$",
     )
     print(f"wrote {options.out}/results.json and {options.out}/fig1.png")
     return payload

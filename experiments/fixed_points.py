@@ -53,7 +53,7 @@ def main(argv=None) -> dict:
 
     plotting.final_accuracy_vs_moved(
         payload["runs"],
-        f"{options.out}/fixed_points.png",
+        path=f"{options.out}/fixed_points.png",
         curve_key="label",
         metrics=("test_acc", "train_acc"),
         xlabel="fixed points moved into training",

@@ -252,7 +252,7 @@ def main(argv=None) -> dict:
     )
     from grokrfm import plotting
 
-    plotting.accuracy_vs_fraction(summary, f"{args.out}/transition.png", THRESHOLD)
+    plotting.accuracy_vs_fraction(summary, path=f"{args.out}/transition.png", threshold=THRESHOLD)
     print(f"wrote {args.out}/results.json and {args.out}/transition.png")
     return payload
 

@@ -205,7 +205,7 @@ def main(argv=None) -> dict:
     )
     from grokrfm import plotting
 
-    plotting.family_accuracy_bars(summary, f"{args.out}/summary.png")
+    plotting.family_accuracy_bars(summary, path=f"{args.out}/summary.png")
     print(f"wrote {args.out}/results.json and {args.out}/summary.png")
     return payload
 

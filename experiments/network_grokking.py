@@ -188,8 +188,11 @@ def matrix_panels(task, measured: network.FeatureMeasures) -> list[dict]:
     nfm = np.asarray(measured.nfm[0, -1])
     root = np.asarray(agop.matrix_power(measured.agop[0, -1], 0.5))
     return [
-        {"title": f"{task.name}: W1^T W1", "matrix": structure.reorder(nfm, order)},
-        {"title": f"{task.name}: AGOP^1/2", "matrix": structure.reorder(root, order)},
+        {"title": f"{task.name}: $W_1^\\top W_1$", "matrix": structure.reorder(nfm, order)},
+        {
+            "title": f"{task.name}: $\\mathrm{{AGOP}}^{{1/2}}$",
+            "matrix": structure.reorder(root, order),
+        },
     ]
 
 
@@ -224,8 +227,8 @@ def main(argv=None) -> dict:
     from grokrfm import plotting
 
     title = f"Networks, mod {options.p}, {options.fraction:.0%} train"
-    plotting.network_curves(runs, f"{args.out}/curves.png", title=title)
-    plotting.feature_matrices(panels, f"{args.out}/matrices.png", ncols=2)
+    plotting.network_curves(runs, path=f"{args.out}/curves.png", title=title)
+    plotting.feature_matrices(panels, path=f"{args.out}/matrices.png", ncols=2)
     print(f"wrote {args.out}/results.json, curves.png and matrices.png")
     return payload
 

@@ -298,7 +298,7 @@ def plot(records: list[dict], moves, path: str, title: str) -> None:
             plotted.append({**r, "setting": setting})
     plotting.final_accuracy_vs_moved(
         plotted,
-        path,
+        path=path,
         curve_key="move",
         panel_key="model",
         metrics=("test_acc", "train_acc"),
@@ -341,11 +341,14 @@ def main(argv=None) -> dict:
         net_records + rfm_records,
         [comparison(row, f"{task.name}, {held_out}") for row in rows],
     )
+    from grokrfm import plotting
+
     plot(
         net_records + rfm_records,
         options.moves,
         f"{args.out}/trap.png",
-        f"{task.name}, fixed points of {held_out} held out ({len(options.seeds)} seeds)",
+        f"{task.name}, fixed points of {plotting.element_tex(held_out)} held out "
+        f"({len(options.seeds)} seeds)",
     )
     print(f"wrote {args.out}/results.json and {args.out}/trap.png")
     return payload

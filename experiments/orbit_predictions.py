@@ -420,7 +420,8 @@ def main(argv=None) -> dict:
         for i in dict.fromkeys([0, R // 2, R - 1]):
             b = first_run(runs, ridge=opts.ridges[-1], seed=opts.seeds[0], start=i)
             title = (
-                f"{task.name}, M0 from {sym.names[row.reflections[i]]}, ridge {opts.ridges[-1]:g}"
+                f"{task.name}, $M_0$ from {sym.names[row.reflections[i]]}, "
+                f"ridge {opts.ridges[-1]:g}"
                 f"\nprecision {records[b]['precision']:.2f}, recall {records[b]['recall']:.2f}"
             )
             panels.append(grid_panel(sym, batch, b, row.reflections[i], title))
@@ -438,14 +439,14 @@ def main(argv=None) -> dict:
         b = first_run(t_runs, ridge=opts.ridges[-1], start=other)
         title = (
             f"transfer: test = Fix({sym.names[row.transfer]}),\n"
-            f"M0 from {sym.names[row.reflections[other]]}, ridge {opts.ridges[-1]:g}"
+            f"$M_0$ from {sym.names[row.reflections[other]]}, ridge {opts.ridges[-1]:g}"
         )
         panels.append(grid_panel(sym, transfer, b, row.transfer, title))
 
     print(report.format_comparison(comparison))
     from grokrfm import plotting
 
-    plotting.grid_outcomes(panels, f"{args.out}/orbits.png")
+    plotting.grid_outcomes(panels, path=f"{args.out}/orbits.png")
     payload = results.write_results(
         args.out,
         "orbit_predictions",

@@ -65,7 +65,7 @@ def main(argv=None) -> dict:
 
     plotting.final_accuracy_vs_moved(
         payload["runs"],
-        f"{options.out}/other_groups.png",
+        path=f"{options.out}/other_groups.png",
         curve_key="move",
         panel_key="label",
         xlabel="m (random points, or reflected pairs, moved to test)",

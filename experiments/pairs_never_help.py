@@ -65,7 +65,7 @@ def main(argv=None) -> dict:
 
     plotting.final_accuracy_vs_moved(
         payload["runs"],
-        f"{options.out}/pairs.png",
+        path=f"{options.out}/pairs.png",
         curve_key="label",
         panel_key=None,
         metrics=("test_acc", "train_acc"),

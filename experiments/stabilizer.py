@@ -329,6 +329,7 @@ def main(argv=None) -> dict:
         ridge=args.ridge,
         power=args.power,
         memory_budget=options.memory_budget,
+        keep_arrays=config.save_every > 0,
     )
     records = [
         stabilizer.outcome(r, d, threshold) for r, d in zip(records, diagnostics, strict=True)
@@ -369,6 +370,7 @@ def main(argv=None) -> dict:
         confusion=tables,
         mispredicted=wrong,
         degenerate_stabilizers=stabilizer_report,
+        **({"arrays": "runs.npz"} if config.save_every else {}),
     )
     plot(
         records,

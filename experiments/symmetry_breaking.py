@@ -112,16 +112,18 @@ def main(argv=None) -> dict:
         "move": args.move,
         "seeds": seeds,
     }
+    arrays = {"arrays": "runs.npz"} if config.save_every else {}
     payload = results.write_results(
-        args.out, "symmetry_breaking", run_config, rows, records, wall_time_s=wall
+        args.out, "symmetry_breaking", run_config, rows, records, wall_time_s=wall, **arrays
     )
     from grokrfm import plotting
 
     plotting.accuracy_curves(
         records,
         "moved",
-        f"{args.out}/test_accuracy.png",
-        title=f"{task.name}, test = fixed points of {', '.join(names)} ({config.kernel})",
+        path=f"{args.out}/test_accuracy.png",
+        title=f"{task.name}, test = fixed points of "
+        f"{', '.join(plotting.element_tex(name) for name in names)} ({config.kernel})",
     )
     print(f"wrote {args.out}/results.json and {args.out}/test_accuracy.png")
     return payload

@@ -66,7 +66,7 @@ def main(argv=None) -> dict:
     tasks_run = dict.fromkeys(row["task"] for row in payload["config"]["rows"])
     plotting.comparison_bars(
         payload["paper_comparison"],
-        f"{options.out}/table1.png",
+        path=f"{options.out}/table1.png",
         title=f"Table 1: {', '.join(tasks_run)}",
     )
     print(f"wrote {options.out}/results.json and {options.out}/table1.png")

@@ -19,6 +19,9 @@ to build a task and its partitions, run a batch of RFMs and read the results::
     result, partitions = gr.run_splits(task, gr.RFMConfig(iterations=20), splits)
     records = gr.run_records(settings, result, partitions)
     print(gr.format_table(gr.summarize(records), [("moved", "m"), ("test_acc_mean", "test")]))
+    scores = gr.predict(task, result, partitions)            # (runs, n^2, n) on the grid
+    gr.save_runs("runs.npz", task, gr.RFMConfig(iterations=20), result, partitions, settings)
+    runs = gr.load_runs("runs.npz")                          # verified; runs.predict(pairs)
 """
 
 from grokrfm import analysis
@@ -36,9 +39,24 @@ from grokrfm.partition import (
     to_partitions,
 )
 from grokrfm.report import format_table, summarize
-from grokrfm.rfm import RFMConfig, RFMResult, make_rfm, make_spec, run_batch, run_single
-from grokrfm.runtime import configure
-from grokrfm.sweep import perturbation_sweep, run_records, run_splits
+from grokrfm.rfm import (
+    RFMConfig,
+    RFMResult,
+    make_rfm,
+    make_spec,
+    predict,
+    run_batch,
+    run_single,
+)
+from grokrfm.runtime import Float32Warning, configure
+from grokrfm.sweep import (
+    SavedRuns,
+    load_runs,
+    perturbation_sweep,
+    run_records,
+    run_splits,
+    save_runs,
+)
 from grokrfm.symmetry import SymmetryGroup, stabilizer, symmetry_group
 from grokrfm.tasks import OPERATIONS, Group, Task, group_task, make_task, named_group
 
@@ -59,6 +77,8 @@ __all__ = [
     "SymmetryGroup",
     "Task",
     "analysis",
+    "Float32Warning",
+    "SavedRuns",
     "configure",
     "degenerate_split",
     "format_table",
@@ -66,15 +86,18 @@ __all__ = [
     "group_task",
     "make_rfm",
     "make_spec",
+    "load_runs",
     "make_task",
     "moved_splits",
     "named_group",
     "perturbation_sweep",
+    "predict",
     "random_split",
     "run_batch",
     "run_records",
     "run_single",
     "run_splits",
+    "save_runs",
     "stabilizer",
     "summarize",
     "symmetry_group",

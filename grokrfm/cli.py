@@ -53,7 +53,14 @@ def add_rfm_arguments(parser: argparse.ArgumentParser, iters=30) -> None:
     g.add_argument("--iters", type=int, default=iters, help=f"RFM iterations (default {iters})")
     g.add_argument("--no-centre", action="store_true", help="do not centre the gradients")
     g.add_argument("--normalize", action="store_true", help="divide M by its max entry")
-    g.add_argument("--save-every", type=int, default=0, help="record M every k iterations")
+    g.add_argument(
+        "--save-every",
+        type=int,
+        default=0,
+        metavar="K",
+        help="record M every K iterations and write every run's arrays (M history, final M, "
+        "coefficients) to OUT/runs.npz; load it with grokrfm.load_runs",
+    )
     add_resource_arguments(g)
 
 
@@ -103,6 +110,7 @@ def run_config(task: tasks.Task, config: rfm.RFMConfig, args: argparse.Namespace
         "iterations": config.iterations,
         "centre": config.centre,
         "normalize": config.normalize,
+        "save_every": config.save_every,
     }
 
 

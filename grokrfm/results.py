@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -13,10 +14,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import jax
 import numpy as np
+
+from grokrfm.errors import InvalidArgument
 
 # When this process first imported grokrfm: results.json records the seconds from here
 # to its writing, which is an experiment module's wall time as `make paper` runs it.
@@ -113,9 +117,19 @@ def write_json(path: str | os.PathLike, obj) -> Path:
 
 
 def git_commit() -> str | None:
-    """The commit of the working tree this code runs from, with ``+dirty`` if modified."""
+    """The commit of the working tree this code runs from, with ``+dirty`` if modified;
+    None for an installed package (its files are not tracked by any repository, even
+    when its environment lives inside one)."""
     here = Path(__file__).resolve().parent
     try:
+        tracked = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", Path(__file__).name],
+            cwd=here,
+            capture_output=True,
+            timeout=5,
+        )
+        if tracked.returncode != 0:
+            return None
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
         )
@@ -133,6 +147,17 @@ def git_commit() -> str | None:
         return None
 
 
+def package_version() -> str | None:
+    """grokrfm's installed version (None when it runs from a folder it was not installed
+    from)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("grokrfm")
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def environment() -> dict:
     """Provenance recorded beside every result."""
     import jaxlib
@@ -143,6 +168,7 @@ def environment() -> dict:
         "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()],
         "x64": bool(jax.config.jax_enable_x64),
+        "grokrfm": package_version(),
         "git_commit": git_commit(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -216,3 +242,60 @@ def provenance(payload: dict) -> dict:
         "date": payload.get("date") or "unknown",
         "quick": "unknown" if quick is None else ("yes" if quick else "no"),
     }
+
+
+# --- arrays: learned matrices and coefficients, beside the JSON results ------------------
+
+
+def _array_digest(array: np.ndarray) -> str:
+    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def write_arrays(path: str | os.PathLike, arrays: dict, meta: dict) -> Path:
+    """Write named arrays and JSON-ready ``meta`` to one ``.npz`` file atomically.
+
+    The metadata (with the environment the arrays were computed in and a SHA-256 of every
+    array) is stored in the file as JSON text, so :func:`read_arrays` can verify the
+    arrays before anyone uses them. Nothing is pickled.
+    """
+    arrays = {k: np.asarray(v) for k, v in arrays.items() if v is not None}
+    header = {
+        "meta": strict(meta),
+        "environment": environment(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "sha256": {k: _array_digest(v) for k, v in arrays.items()},
+    }
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, __header__=np.array(json.dumps(header, allow_nan=False)), **arrays)
+    return Path(path)
+
+
+def read_arrays(path: str | os.PathLike) -> tuple[dict, dict]:
+    """The arrays and header written by :func:`write_arrays`, verified.
+
+    Returns:
+      ``(arrays, header)``; ``header["meta"]`` is what was saved as ``meta``.
+
+    Raises:
+      InvalidArgument: naming ``path`` when the file is unreadable, was not written by
+        :func:`write_arrays`, or an array does not match its recorded digest.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise InvalidArgument("path", f"cannot read {path}: {err}") from None
+    text = arrays.pop("__header__", None)
+    if text is None:
+        raise InvalidArgument("path", f"{path} was not written by grokrfm (no header)")
+    header = json.loads(str(text))
+    expected = header.get("sha256", {})
+    if set(expected) != set(arrays):
+        raise InvalidArgument("path", f"{path} holds other arrays than its header lists")
+    for name, array in arrays.items():
+        if _array_digest(array) != expected[name]:
+            raise InvalidArgument("path", f"{path}: array {name!r} does not match its digest")
+    return arrays, header

@@ -20,8 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from grokrfm import agop as agop_
-from grokrfm import distribute, memory
+from grokrfm import distribute, memory, runtime
 from grokrfm import kernels as kernels_
+from grokrfm import progress as progress_
 from grokrfm.errors import InvalidArgument
 from grokrfm.partition import Partition
 from grokrfm.solve import check_solver, solve
@@ -165,7 +166,9 @@ def make_spec(
 ) -> RunSpec:
     """A :class:`RunSpec`; if ``partition`` is batched the scalars and M0 are broadcast."""
     check_scalars(bandwidth, ridge, power)
-    dtype = dtype or jnp.result_type(float)
+    if dtype is None:
+        dtype = jnp.result_type(float)
+        runtime.warn_if_float32(dtype)
     d = 2 * task.n
     batch = partition.train_idx.shape[:-1]
     if M0 is None:
@@ -219,14 +222,17 @@ def make_rfm(
     task: Task,
     config: RFMConfig | None = None,
     kernel_fn: kernels_.PointwiseKernel | None = None,
+    progress: bool = False,
 ) -> Callable[[RunSpec], RFMResult]:
     """Build the pure single-run function for ``task``.
 
     Args:
-      task: the group task (its grid, labels and one-hot encoding are closed over).
+      task: the task (its grid, labels and one-hot encoding are closed over).
       config: static choices.
       kernel_fn: optional custom pointwise kernel ``k(x, z, M, L)``; it is evaluated
         pointwise and its AGOP taken by autodiff (``config.kernel`` is then ignored).
+      progress: report each finished iteration to :func:`grokrfm.progress.tick` (a
+        host callback that changes no result; see :mod:`grokrfm.progress`).
 
     Returns:
       ``run(spec) -> RFMResult``, pure and jittable; vmap it over a batched spec.
@@ -346,16 +352,18 @@ def make_rfm(
 
     def _run(spec: RunSpec) -> RFMResult:
         def body(carry, _):
-            M, _, _ = carry
+            M, _, _, t = carry
             M_next, metrics, alpha = step(M, spec)
-            return (M_next, alpha, M), metrics
+            if progress:
+                jax.debug.callback(progress_.tick, t)
+            return (M_next, alpha, M, t + 1), metrics
 
         T, k = int(config.iterations), int(config.save_every)
         M0 = spec.M0
         alpha0 = jnp.zeros((spec.partition.train_idx.shape[0], n), M0.dtype)
-        carry = (M0, alpha0, M0)
+        carry = (M0, alpha0, M0, jnp.zeros((), jnp.int32))
         if k == 0:
-            (M, alpha, alpha_M), metrics = jax.lax.scan(body, carry, None, length=T)
+            (M, alpha, alpha_M, _), metrics = jax.lax.scan(body, carry, None, length=T)
             return RFMResult(missing_after_failure(metrics), M, alpha, alpha_M, None)
 
         def block(carry, _):
@@ -369,22 +377,26 @@ def make_rfm(
         if tail:
             carry, tail_metrics = jax.lax.scan(body, carry, None, length=tail)
             metrics = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), metrics, tail_metrics)
-        M, alpha, alpha_M = carry
+        M, alpha, alpha_M, _ = carry
         return RFMResult(missing_after_failure(metrics), M, alpha, alpha_M, history)
 
     return run
 
 
 @distribute.compile_cache
-def batched_rfm(task: Task, config: RFMConfig) -> Callable[[RunSpec], RFMResult]:
-    """``jax.jit(jax.vmap(make_rfm(task, config)))``, cached per (task, config)."""
-    return jax.jit(jax.vmap(make_rfm(task, config)))
+def batched_rfm(
+    task: Task, config: RFMConfig, progress: bool = False
+) -> Callable[[RunSpec], RFMResult]:
+    """``jax.jit(jax.vmap(make_rfm(task, config, progress=progress)))``, cached."""
+    return jax.jit(jax.vmap(make_rfm(task, config, progress=progress)))
 
 
 @distribute.compile_cache
-def sharded_rfm(task: Task, config: RFMConfig, devices: tuple) -> Callable[[RunSpec], RFMResult]:
+def sharded_rfm(
+    task: Task, config: RFMConfig, devices: tuple, progress: bool = False
+) -> Callable[[RunSpec], RFMResult]:
     """The batched run with its batch axis sharded over ``devices`` (cached)."""
-    return distribute.sharded(make_rfm(task, config), devices)
+    return distribute.sharded(make_rfm(task, config, progress=progress), devices)
 
 
 def runs_per_call(
@@ -419,6 +431,8 @@ def run_batch(
     specs: RunSpec,
     devices: Sequence[jax.Device] | None = None,
     memory_budget: int | None = None,
+    progress: bool | None = None,
+    label: str = "",
 ) -> RFMResult:
     """Run every spec of a batched :class:`RunSpec`, in as few compiled calls as fit.
 
@@ -433,16 +447,20 @@ def run_batch(
       specs: a :class:`RunSpec` with a leading batch axis.
       devices: devices to spread the batch over (default: all of the default backend).
       memory_budget: bytes per device (default :func:`grokrfm.memory.default_budget_bytes`).
+      progress: show a bar of iterations per call (default: when standard error is a
+        terminal; see :mod:`grokrfm.progress`). It changes no result.
+      label: the bar's description (default: the task and the runs of the call).
 
     Raises:
       InvalidArgument: naming ``memory_budget`` when a single run cannot fit.
     """
     config = config.validate()
     devices = list(devices) if devices is not None else jax.devices()
+    show = progress_.wanted(progress)
     if len(devices) > 1:
-        run = sharded_rfm(task, config, tuple(devices))
+        run = sharded_rfm(task, config, tuple(devices), show)
     else:
-        run = batched_rfm(task, config)
+        run = batched_rfm(task, config, show)
     total = distribute.batch_size(specs)
     size = runs_per_call(task, specs, devices, memory_budget)
     outputs = []
@@ -451,7 +469,12 @@ def run_batch(
         chunk = distribute.pad_batch(chunk, size)
         if len(devices) > 1:
             chunk = distribute.place(chunk, devices)
-        out = run(chunk)
+        stop = min(start + size, total) - 1
+        text = label or f"{task.name}, runs {start}-{stop} of {total}"
+        with progress_.bar(config.iterations, text, show):
+            out = run(chunk)
+            if show:
+                out = jax.block_until_ready(out)
         keep = min(size, total - start)
         outputs.append(jax.tree.map(lambda x, keep=keep: x[:keep], out))
     if len(outputs) == 1:
@@ -463,3 +486,60 @@ def run_single(task: Task, config: RFMConfig, spec: RunSpec) -> RFMResult:
     """One run, as the batch of one."""
     batched = jax.tree.map(lambda x: x[None], spec)
     return jax.tree.map(lambda x: x[0], run_batch(task, config, batched))
+
+
+def predict(
+    task: Task,
+    result: RFMResult,
+    partitions: Partition,
+    pairs=None,
+    *,
+    kernel: RFMConfig | str = "gaussian",
+    bandwidth=2.5,
+) -> jax.Array:
+    """The fitted predictor of each run at any grid points: class scores ``K alpha``.
+
+    A run's last reported predictor is ``alpha`` solved with ``alpha_M`` (M before the
+    last update), so the argmax at the training and test points reproduces the run's
+    final ``train_acc`` and ``test_acc``.
+
+    Args:
+      task: the task the runs were fitted on.
+      result: one run's :class:`RFMResult`, or a batch of them (leading axis).
+      partitions: the :class:`~grokrfm.partition.Partition` (batched alike) it ran on.
+      pairs: ``(N, 2)`` operands ``(a, b)`` of the points to predict, as element
+        indices; None for every grid point in grid order (``task.pairs``).
+      kernel: the :class:`RFMConfig` the runs used, or its kernel's name.
+      bandwidth: the runs' L, a scalar or one per run.
+
+    Returns:
+      ``(N, n)`` scores, or ``(B, N, n)`` for a batch; ``argmax(-1)`` is the label.
+
+    Raises:
+      InvalidArgument: naming ``pairs`` (not ``(N, 2)`` indices of the group) or
+        ``result`` (batched unlike ``partitions``).
+    """
+    kernel = kernels_.get_kernel(kernel.kernel if isinstance(kernel, RFMConfig) else kernel)
+    n = task.n
+    if pairs is not None:
+        pairs = np.asarray(pairs)
+        if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
+            raise InvalidArgument("pairs", f"must be (N, 2) integer operands, got {pairs.shape}")
+        if pairs.size and (pairs.min() < 0 or pairs.max() >= n):
+            raise InvalidArgument("pairs", f"operands must lie in 0..{n - 1} for {task.name}")
+        pairs = jnp.asarray(pairs, jnp.int32)
+    batched = result.alpha.ndim == 3
+    if batched != (partitions.train_idx.ndim == 2):
+        raise InvalidArgument("result", "result and partitions must both be batched or neither")
+    grid = jnp.asarray(task.pairs, jnp.int32)
+
+    def one(alpha, alpha_M, train_idx, train_valid, L):
+        inner = kernels_.pair_inner(pairs, grid[train_idx], alpha_M)
+        K = kernel.parts(inner, L).K
+        return K @ jnp.where(train_valid[:, None], alpha, 0.0)
+
+    args = (result.alpha, result.alpha_M, partitions.train_idx, partitions.train_valid)
+    if not batched:
+        return jax.jit(one)(*args, jnp.asarray(bandwidth, result.alpha.dtype))
+    L = jnp.broadcast_to(jnp.asarray(bandwidth, result.alpha.dtype), result.alpha.shape[:1])
+    return jax.jit(jax.vmap(one))(*args, L)

@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from grokrfm import distribute, network, results, rfm, symmetry
 from grokrfm import partition as partition_
+from grokrfm import tasks as tasks_
 from grokrfm.analysis.curves import first_iteration_at
 from grokrfm.errors import InvalidArgument
 from grokrfm.tasks import Task
@@ -39,12 +41,16 @@ def run_splits(
     M0=None,
     devices=None,
     memory_budget: int | None = None,
+    progress: bool | None = None,
 ) -> tuple[rfm.RFMResult, partition_.Partition]:
     """Pad a batch of splits to one shape and run them all with :func:`rfm.run_batch`
-    (one vmapped call, or equal chunks within ``memory_budget`` bytes per device)."""
+    (one vmapped call, or equal chunks within ``memory_budget`` bytes per device;
+    ``progress``: a bar of iterations, by default when standard error is a terminal)."""
     partitions = partition_.to_partitions(splits)
     spec = rfm.make_spec(task, partitions, bandwidth, ridge, power, M0)
-    result = rfm.run_batch(task, config, spec, devices=devices, memory_budget=memory_budget)
+    result = rfm.run_batch(
+        task, config, spec, devices=devices, memory_budget=memory_budget, progress=progress
+    )
     return result, partitions
 
 
@@ -201,6 +207,8 @@ def run_chunked(
     annotate: Callable[[list[dict], partition_.Split, rfm.RFMResult], None] | None = None,
     log: Callable[[str], None] | None = print,
     warn: Callable[[str], None] = _warn,
+    keep_arrays: bool = False,
+    progress: bool | None = None,
 ) -> list[dict]:
     """Run a batch of splits in chunks, saving each finished chunk; resume on rerun.
 
@@ -228,6 +236,13 @@ def run_chunked(
         computed chunk before it is saved, to add per-run fields (e.g. the stabiliser).
       log: where progress lines go (None: silent).
       warn: where a warning about an unusable chunk goes (default: standard error).
+      keep_arrays: also keep every run's arrays (M, alpha, the M history when the
+        config records one): each chunk saves them beside its records
+        (``chunks/<fingerprint>.npz``, :func:`save_runs`), a saved chunk is reused only
+        if they load and verify too, and at the end they are gathered, in the order of
+        ``settings``, into ``out_dir/runs.npz`` (read it with :func:`load_runs`).
+      progress: a bar of iterations per chunk (default: when standard error is a
+        terminal; see :mod:`grokrfm.progress`).
 
     Returns:
       One record per setting, in order (see :func:`run_records`).
@@ -250,6 +265,7 @@ def run_chunked(
     if stale and log:
         log(f"removed {stale} chunk files of another version of grokrfm from {folder}")
     records: list[dict] = []
+    kept: list[SavedRuns] = []
     n_chunks = -(-total // size)
     for index, begin in enumerate(range(0, total, size)):
         end = min(begin + size, total)
@@ -258,8 +274,14 @@ def run_chunked(
         chunk_settings = list(settings[begin:end])
         fingerprint = _fingerprint(task, config, chunk_spec, chunk_settings)
         path = folder / f"{fingerprint}.json"
+        arrays_path = path.with_suffix(".npz")
         if path.exists():
             saved, reason = read_chunk(path, fingerprint, chunk_settings)
+            if saved is not None and keep_arrays:
+                try:
+                    kept.append(load_runs(arrays_path))
+                except InvalidArgument as err:
+                    saved, reason = None, f"its arrays are not usable: {err.message}"
             if saved is not None:
                 records.extend(saved)
                 if log:
@@ -273,17 +295,179 @@ def run_chunked(
             distribute.pad_batch(chunk_spec, size),
             devices=devices,
             memory_budget=memory_budget,
+            progress=progress,
+            label=f"chunk {index + 1}/{n_chunks}",
         )
         out = jax.tree.map(lambda x, k=end - begin: x[:k], out)
         chunk_records = run_records(chunk_settings, out, chunk_spec.partition)
         if annotate is not None:
             annotate(chunk_records, jax.tree.map(take, splits), out)
+        if keep_arrays:  # the arrays first: a chunk's records promise its arrays exist
+            scalars = {k: getattr(chunk_spec, k) for k in ("bandwidth", "ridge", "power")}
+            save_runs(
+                arrays_path, task, config, out, chunk_spec.partition, chunk_settings, **scalars
+            )
+            kept.append(load_runs(arrays_path))
         write_chunk(path, fingerprint, chunk_records)
         records.extend(chunk_records)
         if log:
             wall = time.perf_counter() - start
             log(f"chunk {index + 1}/{n_chunks}: runs {begin}-{end - 1} done in {wall:.1f} s")
+    if keep_arrays:
+        gathered = jax.tree.map(lambda *xs: np.concatenate(xs), *[k[2:7] for k in kept])
+        result, partitions, bandwidth, ridge, power = gathered
+        target = Path(out_dir) / "runs.npz"
+        save_runs(
+            target,
+            task,
+            config,
+            result,
+            partitions,
+            settings,
+            **dict(bandwidth=bandwidth, ridge=ridge, power=power),
+        )
+        if log:
+            log(f"wrote every run's arrays to {target}")
     return records
+
+
+# --- fitted runs kept on disk ---------------------------------------------------------
+
+# Bump when the layout of a saved-runs file changes.
+RUNS_SCHEMA = 1
+
+
+class SavedRuns(NamedTuple):
+    """A batch of fitted runs as :func:`save_runs` wrote them (every array batched).
+
+    Attributes:
+      task: the task, rebuilt from its saved Cayley table.
+      config: the :class:`~grokrfm.rfm.RFMConfig` the runs used.
+      result: the batched :class:`~grokrfm.rfm.RFMResult`: curves, M, alpha, alpha_M and
+        (when recorded) M_history.
+      partitions: the batched :class:`~grokrfm.partition.Partition` they ran on.
+      bandwidth, ridge, power: ``(B,)`` per-run scalars.
+      settings: one dict per run (e.g. ``{"moved": 1, "seed": 0}``), or None.
+      header: what the file records about itself: environment, commit, date, digests.
+    """
+
+    task: Task
+    config: rfm.RFMConfig
+    result: rfm.RFMResult
+    partitions: partition_.Partition
+    bandwidth: np.ndarray
+    ridge: np.ndarray
+    power: np.ndarray
+    settings: list[dict] | None
+    header: dict
+
+    def predict(self, pairs=None) -> jax.Array:
+        """Every run's predictor at ``pairs`` (default the whole grid): see
+        :func:`grokrfm.rfm.predict`."""
+        return rfm.predict(
+            self.task,
+            self.result,
+            self.partitions,
+            pairs,
+            kernel=self.config,
+            bandwidth=self.bandwidth,
+        )
+
+
+def save_runs(
+    path: str | Path,
+    task: Task,
+    config: rfm.RFMConfig,
+    result: rfm.RFMResult,
+    partitions: partition_.Partition,
+    settings: Sequence[dict] | None = None,
+    *,
+    bandwidth=2.5,
+    ridge=0.0,
+    power=0.5,
+) -> Path:
+    """Save a batch of fitted runs (what :func:`run_splits` returns) to one ``.npz``.
+
+    Everything needed to reload, inspect and predict is kept: the task's Cayley table,
+    the config, the curves, the final M, ``alpha`` and the M it was solved with, the
+    M history when the config recorded one (``save_every``), the partitions, the
+    per-run scalars and settings. The file is written atomically with a digest of every
+    array, which :func:`load_runs` checks.
+
+    Raises:
+      InvalidArgument: naming ``result`` when it is not batched like ``partitions``,
+        or ``settings`` when there is not one per run.
+    """
+    batch = partitions.train_idx.shape[0] if partitions.train_idx.ndim == 2 else None
+    if batch is None or result.alpha.ndim != 3 or result.alpha.shape[0] != batch:
+        raise InvalidArgument("result", "save a batch: result and partitions with one run per row")
+    if settings is not None and len(settings) != batch:
+        raise InvalidArgument("settings", f"got {len(settings)} settings for {batch} runs")
+    group = task.group
+    arrays = {
+        "group_table": group.table,
+        **{f"metrics.{k}": v for k, v in result.metrics._asdict().items()},
+        "M": result.M,
+        "alpha": result.alpha,
+        "alpha_M": result.alpha_M,
+        "M_history": result.M_history,
+        **{f"partition.{k}": v for k, v in partitions._asdict().items()},
+        "bandwidth": np.broadcast_to(np.asarray(bandwidth, float), (batch,)),
+        "ridge": np.broadcast_to(np.asarray(ridge, float), (batch,)),
+        "power": np.broadcast_to(np.asarray(power, float), (batch,)),
+    }
+    meta = {
+        "schema": RUNS_SCHEMA,
+        "task": {
+            "op": task.op,
+            "divide": task.divide,
+            "name": task.name,
+            "group": group.name,
+            "element_names": list(group.element_names),
+        },
+        "config": config._asdict(),
+        "settings": None if settings is None else [dict(s) for s in settings],
+    }
+    return results.write_arrays(path, jax.tree.map(np.asarray, arrays), meta)
+
+
+def load_runs(path: str | Path) -> SavedRuns:
+    """Read and verify a file written by :func:`save_runs`.
+
+    Raises:
+      InvalidArgument: naming ``path`` when the file is unreadable, damaged (an array
+        does not match its digest) or not a saved-runs file of this version.
+    """
+    arrays, header = results.read_arrays(path)
+    meta = header.get("meta", {})
+    if meta.get("schema") != RUNS_SCHEMA:
+        raise InvalidArgument("path", f"{path} is not a grokrfm saved-runs file (schema 1)")
+    t = meta["task"]
+    group = tasks_.group_from_table(arrays["group_table"], t["group"], t["element_names"])
+    task = Task(t["op"], group, bool(t["divide"]), t["name"])
+
+    def fields(prefix, cls):
+        return cls(**{k: jnp.asarray(arrays[f"{prefix}.{k}"]) for k in cls._fields})
+
+    history = arrays.get("M_history")
+    result = rfm.RFMResult(
+        fields("metrics", rfm.Metrics),
+        jnp.asarray(arrays["M"]),
+        jnp.asarray(arrays["alpha"]),
+        jnp.asarray(arrays["alpha_M"]),
+        None if history is None else jnp.asarray(history),
+    )
+    return SavedRuns(
+        task,
+        rfm.RFMConfig(**meta["config"]).validate(),
+        result,
+        fields("partition", partition_.Partition),
+        arrays["bandwidth"],
+        arrays["ridge"],
+        arrays["power"],
+        meta.get("settings"),
+        header,
+    )
 
 
 # --- networks ------------------------------------------------------------------------
@@ -357,6 +541,7 @@ def perturbation_sweep(
     memory_budget: int | None = None,
     setting: dict | None = None,
     log: Callable[[str], None] | None = print,
+    keep_arrays: bool | None = None,
 ) -> SweepResult:
     """Hold out the fixed points of ``reflections``, perturb, run every (count, seed).
 
@@ -371,6 +556,8 @@ def perturbation_sweep(
       out_dir: where the chunks are saved (reruns resume from them).
       setting: extra fields recorded in every run's setting (e.g. ``{"kernel": ...}``),
         so rows of several sweeps stay distinguishable when merged.
+      keep_arrays: write every run's arrays to ``out_dir/runs.npz`` (see
+        :func:`run_chunked`); default: when the config records an M history.
 
     Returns:
       A :class:`SweepResult`; each record carries ``stabilizer_order``, the order of
@@ -403,6 +590,7 @@ def perturbation_sweep(
         memory_budget=memory_budget,
         annotate=stabilizer_orders,
         log=log,
+        keep_arrays=config.save_every > 0 if keep_arrays is None else keep_arrays,
     )
     wall = time.perf_counter() - start
     names = [sym.names[e] for e in refl]

@@ -5,8 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import grokrfm
 from benchmarks import rfm_bench
 from experiments import symmetry_breaking
 
@@ -32,6 +34,22 @@ def test_symmetry_breaking_writes_results_and_figure(tmp_path):
             assert len(r[key]) == 3
     assert (out / "test_accuracy.png").stat().st_size > 1000
     assert not list(out.glob(".*"))  # no temporary files left behind
+
+
+def test_save_every_writes_every_runs_arrays_beside_the_results(tmp_path):
+    out = tmp_path / "sb"
+    argv = ["--p", "7", "--iters", "4", "--moved", "0", "2", "--seeds", "2"]
+    data = symmetry_breaking.main([*argv, "--save-every", "2", "--out", str(out)])
+    assert data["config"]["save_every"] == 2 and data["arrays"] == "runs.npz"
+    runs = grokrfm.load_runs(out / data["arrays"])
+    assert runs.result.M_history.shape == (3, 3, 14, 14)  # 3 runs; M_0, M_2, M_4
+    np.testing.assert_array_equal(runs.result.M_history[:, -1], runs.result.M)
+    final = [r["test_acc"][-1] for r in data["runs"]]
+    assert np.asarray(runs.result.metrics.test_acc)[:, -1].tolist() == final
+    labels = np.asarray(runs.task.labels)
+    test = np.asarray(runs.partitions.test_idx[1])[np.asarray(runs.partitions.test_valid[1])]
+    scores = np.asarray(runs.predict())[1, test]
+    assert np.mean(np.argmax(scores, axis=-1) == labels[test]) == pytest.approx(final[1])
 
 
 @pytest.mark.parametrize("move,n_test", [("pairs", 7 + 2 * 2), ("fixed", 7 - 2)])

@@ -15,28 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokrfm import kernels as kernels_
+from grokrfm import rfm
 from grokrfm.errors import InvalidArgument
 from grokrfm.symmetry import SymmetryGroup
 from grokrfm.tasks import Task
-
-
-def make_grid_predictor(task: Task, kernel: kernels_.Kernel | str):
-    """``predict(alpha, alpha_M, train_idx, train_valid, bandwidth) -> (n_points, n)``.
-
-    The predictions at every grid point of the last reported predictor of a run
-    (``RFMResult.alpha`` solved with ``RFMResult.alpha_M``), so the argmax agrees with the
-    run's final ``train_acc`` and ``test_acc``. Pure, vmappable over runs.
-    """
-    kernel = kernels_.get_kernel(kernel)
-    pairs = jnp.asarray(task.pairs, jnp.int32)
-
-    def predict(alpha, alpha_M, train_idx, train_valid, bandwidth):
-        inner = kernels_.pair_inner(pairs, pairs[train_idx], alpha_M)
-        K = kernel.parts(inner, bandwidth).K
-        return K @ jnp.where(train_valid[:, None], alpha, 0.0)
-
-    return predict
 
 
 def correct_points(task: Task, predictions: jax.Array) -> jax.Array:
@@ -113,19 +95,15 @@ def orbit_prediction(
 
 
 def grid_predictions(task: Task, kernel: str, result, partitions, bandwidth=2.5) -> jax.Array:
-    """``(B, n_points, n)`` every grid point's prediction by each run's last predictor.
+    """``(B, n_points, n)`` every grid point's prediction by each run's last predictor
+    (:func:`grokrfm.rfm.predict` over the whole grid).
 
     Args:
       result: a batched :class:`grokrfm.rfm.RFMResult`.
       partitions: the batched :class:`grokrfm.partition.Partition` it ran on.
       bandwidth: scalar or ``(B,)``.
     """
-    predict = jax.vmap(make_grid_predictor(task, kernel))
-    batch = result.alpha.shape[0]
-    L = jnp.broadcast_to(jnp.asarray(bandwidth, result.alpha.dtype), (batch,))
-    return jax.jit(predict)(
-        result.alpha, result.alpha_M, partitions.train_idx, partitions.train_valid, L
-    )
+    return rfm.predict(task, result, partitions, kernel=kernel, bandwidth=bandwidth)
 
 
 def orbit_predictions(

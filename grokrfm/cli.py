@@ -9,14 +9,16 @@ argument prints one line naming it (exit status 2) instead of a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import io
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from grokrfm import experiment, kernels, memory, network, rfm, runtime, tasks
+from grokrfm import distribute, experiment, kernels, memory, network, rfm, runtime, tasks
 from grokrfm.errors import InvalidArgument
 
 
@@ -84,6 +86,35 @@ def add_resource_arguments(parser, chunks: bool = True) -> None:
             help="runs per saved chunk; a rerun of the same command resumes from the chunks "
             "already saved under OUT (default: as many as fit the memory budget)",
         )
+    add_process_arguments(parser)
+
+
+def add_process_arguments(parser) -> None:
+    """``--coordinator``, ``--num-processes``, ``--process-id``: run as one of several
+    cooperating processes (JAX's multi-controller runtime; see :func:`entry_point`; none
+    needed under SLURM or on a TPU pod, whose environment JAX reads), and ``--float32``."""
+    parser.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                        help="address of process 0's coordinator service, to run as one "
+                        "of several processes (under SLURM or on a TPU pod JAX reads the "
+                        "job instead)")  # fmt: skip
+    parser.add_argument("--num-processes", type=int, default=None, metavar="N",
+                        help="how many processes run this command together")  # fmt: skip
+    parser.add_argument("--process-id", type=int, default=None, metavar="I",
+                        help="this process's index, 0..N-1")  # fmt: skip
+    parser.add_argument("--float32", action="store_true",
+                        help="compute in float32, the accelerator path (TPUs have no float64 "
+                        "Cholesky); float64 is the reference")  # fmt: skip
+
+
+def _join_processes(argv) -> int:
+    """Join the processes the command line (or the launcher's environment) names,
+    before any JAX computation; validated first, like every other flag."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)  # --p is not --process-id
+    add_process_arguments(parser)
+    known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if known.float32:
+        runtime.configure(x64=False)
+    return distribute.initialize(known.coordinator, known.num_processes, known.process_id)
 
 
 def config_from_args(args: argparse.Namespace) -> rfm.RFMConfig:
@@ -143,30 +174,59 @@ def output_folder(value: str) -> str:
     path = Path(value)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{value} exists and is not a folder")
+    # Several processes of one run check the same folder at once; one may remove a
+    # folder it created while another probes it, so a vanished folder is checked again.
+    for attempt in range(5):
+        try:
+            _probe_folder(path)
+            return value
+        except FileNotFoundError as err:
+            if attempt == 4:
+                raise argparse.ArgumentTypeError(
+                    f"cannot write to {value} ({err.strerror})"
+                ) from None
+        except OSError as err:
+            raise argparse.ArgumentTypeError(f"cannot write to {value} ({err.strerror})") from None
+    return value
+
+
+def _probe_folder(path: Path) -> None:
+    """Create ``path`` if needed, write a temporary file in it, and remove what was
+    created (only by this call)."""
     created = []
     try:
         missing = [p for p in (path, *path.parents) if not p.exists()]
         for folder in reversed(missing):
-            folder.mkdir()
-            created.append(folder)
+            try:
+                folder.mkdir()
+                created.append(folder)
+            except FileExistsError:
+                pass
         with tempfile.TemporaryFile(dir=path):
             pass
-    except OSError as err:
-        raise argparse.ArgumentTypeError(f"cannot write to {value} ({err.strerror})") from None
     finally:
         for folder in reversed(created):
-            folder.rmdir()
-    return value
+            try:
+                folder.rmdir()
+            except OSError:  # another process is using it
+                pass
 
 
 def entry_point(main: Callable[[list[str] | None], object]):
-    """Run ``main`` after :func:`grokrfm.runtime.configure` (float64, XLA:CPU flags); an
-    :class:`InvalidArgument` becomes ``error: ...`` and exit status 2."""
+    """Run ``main`` after :func:`grokrfm.runtime.configure` (float64, XLA:CPU flags) and,
+    when asked, after joining the other processes of a multi-process run
+    (:func:`grokrfm.distribute.initialize`); an :class:`InvalidArgument` becomes
+    ``error: ...`` and exit status 2."""
 
     @functools.wraps(main)
     def wrapped(argv=None):
         runtime.configure()
         try:
+            if _join_processes(argv) > 1 and not distribute.is_lead_process():
+                # One voice: the other processes compute and write their chunks quietly
+                # (their warnings and errors still reach standard error).
+                with contextlib.redirect_stdout(io.StringIO()):
+                    return main(argv)
             return main(argv)
         except InvalidArgument as err:
             print(f"error: {err}", file=sys.stderr)

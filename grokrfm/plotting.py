@@ -44,6 +44,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.transforms import offset_copy
 
+from grokrfm import distribute
 from grokrfm.errors import InvalidArgument
 from grokrfm.results import atomic_path
 
@@ -143,9 +144,11 @@ def tex_elements(text: str) -> str:
 
 def save(fig: Figure, path: str | os.PathLike, *, close: bool = True) -> Figure:
     """Write ``fig`` to ``path`` atomically (format from the suffix) and, unless
-    ``close=False``, close it in pyplot. Returns ``fig``."""
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=130, bbox_inches="tight", format=os.path.splitext(path)[1][1:])
+    ``close=False``, close it in pyplot. Of several cooperating processes only the
+    first writes (the others would write the same picture). Returns ``fig``."""
+    if distribute.is_lead_process():
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=130, bbox_inches="tight", format=os.path.splitext(path)[1][1:])
     if close:
         plt.close(fig)
     return fig

@@ -207,8 +207,9 @@ def write_results(
         **extra,
     }
     path = Path(out_dir) / "results.json"
-    keep_other_results(path, experiment, payload["config"])
-    write_json(path, payload)
+    if jax.process_index() == 0:  # one of several cooperating processes writes it
+        keep_other_results(path, experiment, payload["config"])
+        write_json(path, payload)
     return payload
 
 

@@ -436,6 +436,10 @@ def run_batch(
 ) -> RFMResult:
     """Run every spec of a batched :class:`RunSpec`, in as few compiled calls as fit.
 
+    With several processes (:func:`grokrfm.distribute.initialize`) every process calls
+    this with the same specs; the batch is spread over every process's devices and every
+    process gets the whole result.
+
     The batch is split into equal chunks whose estimated working memory
     (:func:`grokrfm.memory.run_bytes`) fits ``memory_budget`` on each device (the last
     chunk is padded, so there is one compilation); with several devices each chunk's
@@ -456,7 +460,13 @@ def run_batch(
     """
     config = config.validate()
     devices = list(devices) if devices is not None else jax.devices()
+    # Several processes run one batch together: they must hold the same one.
+    distribute.check_same_everywhere("batch of runs", "specs", specs, repr(config))
     show = progress_.wanted(progress)
+    if jax.process_count() > 1:
+        # One program in every process: process 0's choice everywhere, drawn by it alone.
+        show = distribute.every_process(show or not distribute.is_lead_process())
+    draw = show and distribute.is_lead_process()
     if len(devices) > 1:
         run = sharded_rfm(task, config, tuple(devices), show)
     else:
@@ -471,8 +481,8 @@ def run_batch(
             chunk = distribute.place(chunk, devices)
         stop = min(start + size, total) - 1
         text = label or f"{task.name}, runs {start}-{stop} of {total}"
-        with progress_.bar(config.iterations, text, show):
-            out = run(chunk)
+        with progress_.bar(config.iterations, text, draw):
+            out = distribute.gather(run(chunk))
             if show:
                 out = jax.block_until_ready(out)
         keep = min(size, total - start)

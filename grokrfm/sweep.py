@@ -121,8 +121,9 @@ def _records_digest(records: Sequence[dict]) -> str:
     return hashlib.sha256(results.dumps(list(records), indent=None).encode()).hexdigest()
 
 
-def write_chunk(path: Path, fingerprint: str, records: Sequence[dict]) -> None:
-    """Save a finished chunk atomically with what :func:`read_chunk` checks."""
+def write_chunk(path: Path, fingerprint: str, records: Sequence[dict], process: int = 0) -> None:
+    """Save a finished chunk atomically with what :func:`read_chunk` checks (and which
+    of several cooperating processes wrote it)."""
     records = json.loads(results.dumps(list(records)))  # the digest is of what is read back
     results.write_json(
         path,
@@ -131,6 +132,7 @@ def write_chunk(path: Path, fingerprint: str, records: Sequence[dict]) -> None:
             "library": library_fingerprint(),
             "fingerprint": fingerprint,
             "runs": len(records),
+            "process": int(process),
             "sha256": _records_digest(records),
             "records": list(records),
         },
@@ -260,6 +262,11 @@ def run_chunked(
     if int(chunk_runs) < 1:
         raise InvalidArgument("chunk_runs", f"must be >= 1, got {chunk_runs}")
     size = min(int(chunk_runs), total)
+    # Several processes run one sweep together: they must agree on all of it.
+    distribute.check_same_everywhere(
+        "sweep", "settings", results.dumps(list(settings)), repr(config), task.name, spec, size
+    )
+    processes, me = jax.process_count(), jax.process_index()
     folder = Path(out_dir) / "chunks"
     stale = prune_stale_chunks(folder) if folder.is_dir() else 0
     if stale and log:
@@ -275,18 +282,24 @@ def run_chunked(
         fingerprint = _fingerprint(task, config, chunk_spec, chunk_settings)
         path = folder / f"{fingerprint}.json"
         arrays_path = path.with_suffix(".npz")
+        saved, reason, loaded = None, "", None
         if path.exists():
             saved, reason = read_chunk(path, fingerprint, chunk_settings)
             if saved is not None and keep_arrays:
                 try:
-                    kept.append(load_runs(arrays_path))
+                    loaded = load_runs(arrays_path)
                 except InvalidArgument as err:
                     saved, reason = None, f"its arrays are not usable: {err.message}"
-            if saved is not None:
-                records.extend(saved)
-                if log:
-                    log(f"chunk {index + 1}/{n_chunks}: runs {begin}-{end - 1} loaded from {path}")
-                continue
+        # A chunk is loaded only if every process can load it (all compute it otherwise).
+        if distribute.every_process(saved is not None):
+            records.extend(saved)
+            if keep_arrays:
+                kept.append(tuple(loaded[2:7]))
+            if log:
+                log(f"chunk {index + 1}/{n_chunks}: runs {begin}-{end - 1} loaded from {path}")
+            continue
+        if path.exists():
+            reason = reason or "another process cannot read it"
             warn(f"warning: chunk {path} is not used ({reason}); recomputing it")
         start = time.perf_counter()
         out = rfm.run_batch(
@@ -302,32 +315,32 @@ def run_chunked(
         chunk_records = run_records(chunk_settings, out, chunk_spec.partition)
         if annotate is not None:
             annotate(chunk_records, jax.tree.map(take, splits), out)
-        if keep_arrays:  # the arrays first: a chunk's records promise its arrays exist
-            scalars = {k: getattr(chunk_spec, k) for k in ("bandwidth", "ridge", "power")}
-            save_runs(
-                arrays_path, task, config, out, chunk_spec.partition, chunk_settings, **scalars
-            )
-            kept.append(load_runs(arrays_path))
-        write_chunk(path, fingerprint, chunk_records)
+        scalars = {k: getattr(chunk_spec, k) for k in ("bandwidth", "ridge", "power")}
+        # Every process holds the whole chunk; its owner (chunks go round the
+        # processes) writes it, the arrays first: a chunk's records promise its arrays.
+        if index % processes == me:
+            if keep_arrays:
+                save_runs(
+                    arrays_path, task, config, out, chunk_spec.partition, chunk_settings, **scalars
+                )
+            write_chunk(path, fingerprint, chunk_records, process=me)
+        if keep_arrays:
+            kept.append((out, chunk_spec.partition, *scalars.values()))
         records.extend(chunk_records)
         if log:
             wall = time.perf_counter() - start
             log(f"chunk {index + 1}/{n_chunks}: runs {begin}-{end - 1} done in {wall:.1f} s")
+    # The sweep is assembled once every chunk file exists: after every process's writes.
+    distribute.barrier(f"sweep {out_dir}")
     if keep_arrays:
-        gathered = jax.tree.map(lambda *xs: np.concatenate(xs), *[k[2:7] for k in kept])
+        gathered = jax.tree.map(lambda *xs: np.concatenate(xs), *kept)
         result, partitions, bandwidth, ridge, power = gathered
         target = Path(out_dir) / "runs.npz"
-        save_runs(
-            target,
-            task,
-            config,
-            result,
-            partitions,
-            settings,
-            **dict(bandwidth=bandwidth, ridge=ridge, power=power),
-        )
-        if log:
-            log(f"wrote every run's arrays to {target}")
+        if me == 0:
+            scalars = {"bandwidth": bandwidth, "ridge": ridge, "power": power}
+            save_runs(target, task, config, result, partitions, settings, **scalars)
+            if log:
+                log(f"wrote every run's arrays to {target}")
     return records
 
 

@@ -22,7 +22,7 @@ demo: $(STAMP)  ## the main job at a CPU-sized default (about a minute on 2 core
 TEST_WORKERS ?= 2
 
 test: $(STAMP)  ## the test suite
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 bench: $(STAMP)  ## timings as ratios measured in one process; writes results/bench/bench.json
 	$(PY) -m benchmarks.rfm_bench

@@ -176,18 +176,16 @@ def output_folder(value: str) -> str:
         raise argparse.ArgumentTypeError(f"{value} exists and is not a folder")
     # Several processes of one run check the same folder at once; one may remove a
     # folder it created while another probes it, so a vanished folder is checked again.
-    for attempt in range(5):
+    for _ in range(5):
         try:
             _probe_folder(path)
             return value
-        except FileNotFoundError as err:
-            if attempt == 4:
-                raise argparse.ArgumentTypeError(
-                    f"cannot write to {value} ({err.strerror})"
-                ) from None
+        except FileNotFoundError as err:  # removed under this check by another process
+            error = err
         except OSError as err:
-            raise argparse.ArgumentTypeError(f"cannot write to {value} ({err.strerror})") from None
-    return value
+            error = err
+            break
+    raise argparse.ArgumentTypeError(f"cannot write to {value} ({error.strerror})") from None
 
 
 def _probe_folder(path: Path) -> None:

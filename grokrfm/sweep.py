@@ -272,7 +272,7 @@ def run_chunked(
     if stale and log:
         log(f"removed {stale} chunk files of another version of grokrfm from {folder}")
     records: list[dict] = []
-    kept: list[SavedRuns] = []
+    kept: list[tuple] = []  # per chunk: (result, partitions, bandwidth, ridge, power)
     n_chunks = -(-total // size)
     for index, begin in enumerate(range(0, total, size)):
         end = min(begin + size, total)
@@ -294,7 +294,9 @@ def run_chunked(
         if distribute.every_process(saved is not None):
             records.extend(saved)
             if keep_arrays:
-                kept.append(tuple(loaded[2:7]))
+                kept.append(
+                    (loaded.result, loaded.partitions, loaded.bandwidth, loaded.ridge, loaded.power)
+                )
             if log:
                 log(f"chunk {index + 1}/{n_chunks}: runs {begin}-{end - 1} loaded from {path}")
             continue

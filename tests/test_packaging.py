@@ -184,27 +184,20 @@ def test_installed_experiments_start_outside_the_clone(wheel, tmp_path):
         "for name in sys.argv[1:]:\n"
         "    print(importlib.import_module(name).__file__)\n"
     )
+
+    def python(*args):  # from the unrelated folder, with only the unpacked wheel added
+        return subprocess.run(
+            [sys.executable, *args], cwd=elsewhere, env=env, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+
     modules = ["grokrfm", *(f"experiments.{n}" for n in EXPERIMENT_NAMES)]
-    proc = subprocess.run(
-        [sys.executable, "-c", where, *modules],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = python("-c", where, *modules)
     assert proc.returncode == 0, proc.stderr
     files = [Path(line) for line in proc.stdout.split()]
     assert len(files) == len(modules)
     assert all(f.is_relative_to(site) for f in files), files
 
-    proc = subprocess.run(
-        [sys.executable, "-m", "experiments.symmetry_breaking", "--help"],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = python("-m", "experiments.symmetry_breaking", "--help")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage: python -m experiments.symmetry_breaking")

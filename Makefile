@@ -42,11 +42,11 @@ paper-quick: $(STAMP)  ## every paper experiment (and the beyond-the-paper ones)
 	done
 	$(PY) -m experiments.summary --results results/quick
 
-paper: $(STAMP)  ## every paper experiment paper-sized into results/<name> (hours on CPU; resumable), then results/SUMMARY.md
-	set -e; for name in $(PAPER_EXPERIMENTS) $(BEYOND_EXPERIMENTS); do \
-		$(PY) -m experiments.$$name --out results/$$name; \
-	done
-	$(PY) -m experiments.summary --results results
+# Extra flags of tools/paper_run.py, e.g. PAPER_FLAGS="--git-commit" or "--commit REV".
+PAPER_FLAGS ?=
+
+paper: $(STAMP)  ## every experiment paper-sized from one commit into results/<name> (hours on CPU; resumes), then results/REPORT.md
+	$(PY) tools/paper_run.py $(PAPER_EXPERIMENTS) $(BEYOND_EXPERIMENTS) $(PAPER_FLAGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check grokrfm experiments benchmarks tests tools

@@ -19,8 +19,13 @@ RFM starts from M_m for every m (the paper: every test point correct for m != k)
 M_k is singular up to round-off: it maps the differences of sr^k's fixed points to ~0
 (eigenvalues ~1e-8 after the square root), so every fixed point of sr^k in a training
 set sits at distance ~1e-8 from the others with a different label. At ridge 0 the
-exact solve interpolates them with huge coefficients (or fails); a ridge of 1e-8 averages
-them. Both are run (``--ridges``, default ``0 1e-8``) and reported separately.
+exact solve interpolates them with huge coefficients; a ridge of 1e-8 averages them.
+Both are run (``--ridges``, default ``0 1e-8``) and reported separately, each with two
+solves (``--solves``): ``paper``, the published code's convention (the general LU solve,
+squared distances clamped only below zero), and ``cholesky``, this package's default
+(Cholesky, distances within a few ulps of zero set to 0), which at ridge 0 breaks down
+on some of these systems (the kernel matrix is numerically indefinite); a run whose
+solve failed is counted, never scored.
 Writes ``OUT/results.json`` and ``OUT/orbits.png`` (the grid: train, correct and wrong
 test points, T outlined, the reflection's axis).
 """
@@ -52,8 +57,17 @@ class OrbitTask(NamedTuple):
     transfer: int | None  # the held-out reflection of the transfer, on this task
 
 
+# The solves Finding 4.1 is run with, as RFMConfig fields. "paper" is the published
+# code's solve, which checks no residual: a run counts as solved when its coefficients
+# are finite, and each summary reports the largest residual its runs left.
+SOLVES = {
+    "paper": {**rfm.PAPER_SOLVE, "residual_limit": float("inf")},
+    "cholesky": {"solver": "lapack", "distances": "tolerance", "residual_limit": None},
+}
+
+
 class OrbitOptions(NamedTuple):
-    """The resolved command line every batch shares."""
+    """The resolved command line every batch shares (``config``: one solve's)."""
 
     config: rfm.RFMConfig
     seeds: list[int]
@@ -61,6 +75,15 @@ class OrbitOptions(NamedTuple):
     fraction: float
     bandwidth: float
     budget: int | None
+    solves: tuple[str, ...] = tuple(SOLVES)
+
+    def solve_name(self) -> str:
+        """Which of :data:`SOLVES` ``config`` is."""
+        return next(
+            name
+            for name, fields in SOLVES.items()
+            if all(getattr(self.config, k) == v for k, v in fields.items())
+        )
 
 
 class OrbitRuns(NamedTuple):
@@ -132,6 +155,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="R",
         help="ridges, each run and reported separately (0 1e-8)",
     )
+    parser.add_argument(
+        "--solves",
+        nargs="+",
+        choices=list(SOLVES),
+        default=list(SOLVES),
+        help="solves, each run and reported separately (paper cholesky)",
+    )
     parser.add_argument("--fraction", type=float, default=0.5, help="random split (0.5)")
     return parser.parse_args(argv)
 
@@ -146,6 +176,8 @@ def plan(args) -> tuple[list[OrbitTask], OrbitOptions]:
             raise InvalidArgument("ridges", f"must be finite and >= 0, got {r}")
     if len(set(args.ridges)) != len(args.ridges):
         raise InvalidArgument("ridges", f"give each ridge once, got {args.ridges}")
+    if len(set(args.solves)) != len(args.solves):
+        raise InvalidArgument("solves", f"give each solve once, got {args.solves}")
     partition.check_fraction(args.fraction)
     budget = cli.memory_budget_from_args(args)
     rows = []
@@ -167,7 +199,9 @@ def plan(args) -> tuple[list[OrbitTask], OrbitOptions]:
         raise InvalidArgument("ops", "nothing to run: give --ops or drop --no-product")
     for row in rows:
         partition.train_count(row.task.n_points, args.fraction)
-    options = OrbitOptions(config, seeds, list(args.ridges), args.fraction, args.bandwidth, budget)
+    options = OrbitOptions(
+        config, seeds, list(args.ridges), args.fraction, args.bandwidth, budget, tuple(args.solves)
+    )
     return rows, options
 
 
@@ -212,6 +246,7 @@ def run_orbits(row: OrbitTask, M: jax.Array, opts: OrbitOptions) -> tuple[OrbitR
         {
             "task": row.task.name,
             "part": "orbits",
+            "solve": opts.solve_name(),
             "ridge": float(r),
             "M0": labels[k],
             "seed": int(s),
@@ -235,6 +270,7 @@ def run_transfer(
         {
             "task": row.task.name,
             "part": "transfer",
+            "solve": opts.solve_name(),
             "ridge": float(r),
             "held_out": sym.names[row.transfer],
             "M0": sym.names[row.reflections[k]],
@@ -257,9 +293,23 @@ def _fraction(value) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def orbit_summary(task: tasks.Task, records: list[dict], ridge: float, fraction: float):
-    """Summary row and paper comparisons of one task's orbit runs at one ridge."""
-    mine = [r for r in records if r["setting"]["ridge"] == ridge]
+def _fraction_e(value) -> str:
+    return "-" if value is None else f"{value:.1e}"
+
+
+def _largest(curves) -> float | None:
+    """The largest finite value over every run's curve (None if there is none)."""
+    values = report.finite([v for curve in curves for v in curve])
+    return float(values.max()) if values.size else None
+
+
+def _at(records: list[dict], solve: str, ridge: float) -> list[dict]:
+    return [r for r in records if r["setting"]["ridge"] == ridge and r["setting"]["solve"] == solve]
+
+
+def orbit_summary(task: tasks.Task, records: list[dict], solve: str, ridge: float, fraction: float):
+    """Summary row and paper comparisons of one task's orbit runs at one solve and ridge."""
+    mine = _at(records, solve, ridge)
     learned = [r for r in mine if r["setting"]["M0"] != "I"]
     baseline = [r for r in mine if r["setting"]["M0"] == "I"]
     # A run whose solve failed has no predictor to compare: it is counted, not averaged.
@@ -269,6 +319,7 @@ def orbit_summary(task: tasks.Task, records: list[dict], ridge: float, fraction:
     row = {
         "task": task.name,
         "part": "orbits",
+        "solve": solve,
         "ridge": ridge,
         "runs": len(learned),
         "train_acc_mean": report.mean_std([r["train_acc"][-1] for r in learned])[0],
@@ -280,14 +331,17 @@ def orbit_summary(task: tasks.Task, records: list[dict], ridge: float, fraction:
         "recall_min": r_min,
         "exact": sum(r["n_both"] == r["n_predicted"] == r["n_correct_test"] for r in solved),
         "solve_failures": sum(not all(r["solve_ok"]) for r in learned),
+        "residual_max": _largest([r["residual"] for r in learned]),
     }
     setting = (
-        f"gaussian {task.name}, M0 from Fix(sr^k) held out, random {fraction:.0%}, ridge {ridge:g}"
+        f"gaussian {task.name}, M0 from Fix(sr^k) held out, random {fraction:.0%}, "
+        f"{solve} solve, ridge {ridge:g}"
     )
     note = (
         f"C = T exactly in {row['exact']} of {len(solved)} solved runs; test acc "
         f"{_fraction(row['test_acc_mean'])} (M0 = I: {_fraction(row['baseline_test_acc'])}); "
-        f"{row['solve_failures']} runs with a failed solve, left out"
+        f"{row['solve_failures']} runs with a failed solve, left out; largest solve "
+        f"residual {_fraction_e(row['residual_max'])}"
     )
     comparison = [
         {
@@ -306,8 +360,8 @@ def orbit_summary(task: tasks.Task, records: list[dict], ridge: float, fraction:
     return row, comparison
 
 
-def transfer_summary(row: OrbitTask, records: list[dict], ridge: float):
-    mine = [r for r in records if r["setting"]["ridge"] == ridge]
+def transfer_summary(row: OrbitTask, records: list[dict], solve: str, ridge: float):
+    mine = _at(records, solve, ridge)
     name = row.sym.names[row.transfer]
     other = [r for r in mine if r["setting"]["M0"] != name]
     same = [r for r in mine if r["setting"]["M0"] == name][0]
@@ -315,6 +369,7 @@ def transfer_summary(row: OrbitTask, records: list[dict], ridge: float):
     summary = {
         "task": row.task.name,
         "part": "transfer",
+        "solve": solve,
         "ridge": ridge,
         "held_out": name,
         "runs": len(other),
@@ -325,7 +380,7 @@ def transfer_summary(row: OrbitTask, records: list[dict], ridge: float):
         "same_reflection_test_acc": same["test_acc"][-1],
         "solve_failures": sum(not all(r["solve_ok"]) for r in other),
     }
-    setting = f"gaussian {row.task.name}, test = Fix({name}), ridge {ridge:g}"
+    setting = f"gaussian {row.task.name}, test = Fix({name}), {solve} solve, ridge {ridge:g}"
     comparison = [
         {
             "quantity": "test accuracy with M0 from Fix(sr^m) held out, m != k",
@@ -366,12 +421,25 @@ def grid_panel(sym, batch: OrbitBatch, b: int, axis_element: int, title: str) ->
 
 
 def print_runs(records: list[dict]) -> None:
-    keys = ("ridge", "M0", "seed", "train", "test", "|T|", "|C|", "|T&C|", "precision", "recall")
+    keys = (
+        "solve",
+        "ridge",
+        "M0",
+        "seed",
+        "train",
+        "test",
+        "|T|",
+        "|C|",
+        "|T&C|",
+        "precision",
+        "recall",
+    )
     shown = [
         dict(
             zip(
                 keys,
                 (
+                    r["setting"]["solve"],
                     r["setting"]["ridge"],
                     r["setting"]["M0"],
                     r["seed"],
@@ -391,57 +459,77 @@ def print_runs(records: list[dict]) -> None:
     print(report.format_table(shown, [(k, k) for k in keys]))
 
 
+def run_row(row: OrbitTask, opts: OrbitOptions, panels: list) -> tuple[list, list, list]:
+    """One task under one solve (``opts.config``): the degenerate runs that learn every
+    M_k, the orbit batch and the transfer. Returns ``(records, summary, comparison)``
+    and appends grid panels (first solve only) to ``panels``."""
+    task, sym, solve = row.task, row.sym, opts.solve_name()
+    records_out, summary, comparison = [], [], []
+    draw = solve == opts.solves[0]
+    print(
+        f"{task.name}, {solve} solve: degenerate runs for {len(row.reflections)} reflections, "
+        f"then a random {opts.fraction:.0%} split from each M0 and from I; ridges {opts.ridges}"
+    )
+    degenerate = partition.degenerate_splits(sym, [[e] for e in row.reflections])
+    deg_result, _ = sweep.run_splits(
+        task, opts.config, degenerate, opts.bandwidth, memory_budget=opts.budget
+    )
+    runs, batch = run_orbits(row, deg_result.M, opts)
+    records = batch.records
+    print_runs(records)
+    records_out.extend(records)
+    for ridge in opts.ridges:
+        s, c = orbit_summary(task, records, solve, ridge, opts.fraction)
+        s["degenerate_test_acc_max"] = float(np.max(deg_result.metrics.test_acc[:, -1]))
+        s["degenerate_solve_failures"] = int(
+            (~np.asarray(deg_result.metrics.solve_ok)).any(-1).sum()
+        )
+        summary.append(s)
+        comparison.extend(c)
+    # Grid figures: the last ridge's first-seed runs for up to three reflections.
+    R = len(row.reflections)
+    for i in dict.fromkeys([0, R // 2, R - 1]) if draw else ():
+        b = first_run(runs, ridge=opts.ridges[-1], seed=opts.seeds[0], start=i)
+        title = (
+            f"{task.name}, $M_0$ from {sym.names[row.reflections[i]]}, "
+            f"{solve} solve, ridge {opts.ridges[-1]:g}"
+            f"\nprecision {records[b]['precision']:.2f}, recall {records[b]['recall']:.2f}"
+        )
+        panels.append(grid_panel(sym, batch, b, row.reflections[i], title))
+    if row.transfer is None:
+        return records_out, summary, comparison
+    t_runs, transfer = run_transfer(row, deg_result.M, opts)
+    records_out.extend(transfer.records)
+    print(f"transfer: test = Fix({sym.names[row.transfer]}), M0 from each sr^m")
+    print_runs(transfer.records)
+    for ridge in opts.ridges:
+        s, c = transfer_summary(row, transfer.records, solve, ridge)
+        summary.append(s)
+        comparison.extend(c)
+    if draw:
+        other = next(i for i, e in enumerate(row.reflections) if e != row.transfer)
+        b = first_run(t_runs, ridge=opts.ridges[-1], start=other)
+        title = (
+            f"transfer: test = Fix({sym.names[row.transfer]}),\n"
+            f"$M_0$ from {sym.names[row.reflections[other]]}, {solve} solve, "
+            f"ridge {opts.ridges[-1]:g}"
+        )
+        panels.append(grid_panel(sym, transfer, b, row.transfer, title))
+    return records_out, summary, comparison
+
+
 @cli.entry_point
 def main(argv=None) -> dict:
     args = parse_args(argv)
     rows, opts = plan(args)
     all_records, summary, comparison, panels = [], [], [], []
     for row in rows:
-        task, sym = row.task, row.sym
-        print(
-            f"{task.name}: degenerate runs for {len(row.reflections)} reflections, then a random "
-            f"{opts.fraction:.0%} split from each M0 and from I; ridges {opts.ridges}"
-        )
-        degenerate = partition.degenerate_splits(sym, [[e] for e in row.reflections])
-        deg_result, _ = sweep.run_splits(
-            task, opts.config, degenerate, opts.bandwidth, memory_budget=opts.budget
-        )
-        runs, batch = run_orbits(row, deg_result.M, opts)
-        records = batch.records
-        print_runs(records)
-        all_records.extend(records)
-        for ridge in opts.ridges:
-            s, c = orbit_summary(task, records, ridge, opts.fraction)
-            s["degenerate_test_acc_max"] = float(np.max(deg_result.metrics.test_acc[:, -1]))
-            summary.append(s)
+        for solve in opts.solves:
+            config = opts.config._replace(**SOLVES[solve]).validate()
+            records, s, c = run_row(row, opts._replace(config=config), panels)
+            all_records.extend(records)
+            summary.extend(s)
             comparison.extend(c)
-        # Grid figures: the last ridge's first-seed runs for up to three reflections.
-        R = len(row.reflections)
-        for i in dict.fromkeys([0, R // 2, R - 1]):
-            b = first_run(runs, ridge=opts.ridges[-1], seed=opts.seeds[0], start=i)
-            title = (
-                f"{task.name}, $M_0$ from {sym.names[row.reflections[i]]}, "
-                f"ridge {opts.ridges[-1]:g}"
-                f"\nprecision {records[b]['precision']:.2f}, recall {records[b]['recall']:.2f}"
-            )
-            panels.append(grid_panel(sym, batch, b, row.reflections[i], title))
-        if row.transfer is None:
-            continue
-        t_runs, transfer = run_transfer(row, deg_result.M, opts)
-        all_records.extend(transfer.records)
-        print(f"transfer: test = Fix({sym.names[row.transfer]}), M0 from each sr^m")
-        print_runs(transfer.records)
-        for ridge in opts.ridges:
-            s, c = transfer_summary(row, transfer.records, ridge)
-            summary.append(s)
-            comparison.extend(c)
-        other = next(i for i, e in enumerate(row.reflections) if e != row.transfer)
-        b = first_run(t_runs, ridge=opts.ridges[-1], start=other)
-        title = (
-            f"transfer: test = Fix({sym.names[row.transfer]}),\n"
-            f"$M_0$ from {sym.names[row.reflections[other]]}, ridge {opts.ridges[-1]:g}"
-        )
-        panels.append(grid_panel(sym, transfer, b, row.transfer, title))
 
     print(report.format_comparison(comparison))
     from grokrfm import plotting
@@ -457,6 +545,10 @@ def main(argv=None) -> dict:
             "fraction": opts.fraction,
             "seeds": opts.seeds,
             "ridges": opts.ridges,
+            "solves": {
+                name: {k: str(v) if k == "residual_limit" else v for k, v in SOLVES[name].items()}
+                for name in opts.solves
+            },
             "tasks": [r.task.name for r in rows],
         },
         summary,

@@ -1,12 +1,14 @@
-"""Every paper experiment's measured values beside the paper's, in one markdown file.
+"""Every paper experiment's measured values beside the paper's, in markdown files.
 
     python -m experiments.summary                          # results/*/results.json
     python -m experiments.summary --results results/quick  # the --quick set
 
-Reads ``RESULTS/<experiment>/results.json`` for every folder under RESULTS and writes
-``RESULTS/SUMMARY.md`` atomically: an index (which experiments ran, when, from which
+Reads ``RESULTS/<experiment>/results.json`` for every folder under RESULTS and writes,
+each atomically, ``RESULTS/SUMMARY.md``: an index (which experiments ran, when, from which
 commit, whether as ``--quick`` runs; the paper's experiments that have no results are
-listed as "not run"), then one table per experiment of its ``paper_comparison``.
+listed as "not run"), then one table per experiment of its ``paper_comparison``; and
+``RESULTS/REPORT.md`` (:mod:`experiments.paper_report`): the provenance check, every
+comparison with a verdict by stated rules, and the claims payloads carry in other shapes.
 """
 
 from __future__ import annotations
@@ -16,23 +18,12 @@ import datetime
 import json
 from pathlib import Path
 
+from experiments import paper_report
 from grokrfm import cli, report, results
 from grokrfm.errors import InvalidArgument
 
 # The paper's experiments, in the order of docs/science.md §5 (arXiv 2604.00316, §§3–4).
-EXPERIMENTS = (
-    "table1",
-    "fig1",
-    "pairs_never_help",
-    "fixed_points",
-    "other_groups",
-    "dihedral_subgroups",
-    "stabilizer",
-    "features_degenerate",
-    "features_random",
-    "features_subgroups",
-    "orbit_predictions",
-)
+EXPERIMENTS = paper_report.PAPER_MODULES
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -93,6 +84,8 @@ def main(argv=None) -> str:
     with results.atomic_path(out) as tmp:
         tmp.write_text(text)
     print(f"wrote {out} ({len(sections)} of {len(names)} experiments with results)")
+    written, _ = paper_report.write(root)
+    print(f"wrote {written}")
     return text
 
 

@@ -93,8 +93,9 @@ def _valid_weights(kernel: K_.Kernel, parts: K_.KernelParts, alpha, valid):
     return W, B
 
 
-def agop_dense(kernel, X, alpha, M, bandwidth, valid=None, centre=True):
-    """Closed-form AGOP of a built-in kernel on arbitrary inputs ``X (N, d)``.
+def agop_dense(kernel, X, alpha, M, bandwidth, valid=None, centre=True, distances="tolerance"):
+    """Closed-form AGOP of a built-in kernel on arbitrary inputs ``X (N, d)``
+    (``distances``: the convention of :func:`grokrfm.kernels.squared_distances`).
 
     Costs O(N^2 c d) time and memory: fine for checks and small dense problems.
     """
@@ -102,7 +103,7 @@ def agop_dense(kernel, X, alpha, M, bandwidth, valid=None, centre=True):
         valid = jnp.ones(X.shape[0], bool)
     alpha = jnp.where(valid[:, None], alpha, 0.0)
     kernel = K_.get_kernel(kernel)
-    parts = kernel.parts(K_.dense_inner(X, X, M), bandwidth)
+    parts = kernel.parts(K_.dense_inner(X, X, M), bandwidth, distances)
     W, B = _valid_weights(kernel, parts, alpha, valid)
     h = jnp.einsum("ij,ic,id->jcd", W, alpha, X) - B[:, :, None] * X[:, None, :]
     grads = parts.scale * jnp.einsum("jcd,de->jce", h, M)

@@ -53,6 +53,8 @@ class Row(NamedTuple):
       name: the row's folder under OUT (default: built from the other fields).
       held_out: how the held-out set reads in tables (default: the reflections' names).
       setting: extra fields recorded in each run's setting (e.g. the subgroup).
+      symmetrize: run the exact-symmetry control: M averaged over each run's partition
+        stabiliser after every update (:func:`grokrfm.sweep.stabilizer_averages`).
     """
 
     op: str
@@ -67,6 +69,7 @@ class Row(NamedTuple):
     name: str | None = None
     held_out: str | None = None
     setting: dict | None = None
+    symmetrize: bool = False
 
 
 class Options(NamedTuple):
@@ -113,6 +116,7 @@ class Sweep(NamedTuple):
       move, counts: as in :class:`Row` (after overrides).
       paper: ``{m: (value, note)}`` the paper's value for each count it speaks to.
       setting: fields recorded in every run's setting.
+      symmetrize: as in :class:`Row`.
     """
 
     name: str
@@ -124,6 +128,7 @@ class Sweep(NamedTuple):
     counts: tuple[int, ...]
     paper: dict
     setting: dict
+    symmetrize: bool = False
 
 
 class Outcome(NamedTuple):
@@ -197,6 +202,9 @@ def plan(rows: Sequence[Row], options: Options) -> list[Sweep]:
         reflection_slug = "-".join(sym.names[e].replace("^", "") for e in refl)
         name = row.name or f"{row.kernel}_{tasks.task_slug(task)}_{reflection_slug}_{row.move}"
         label = f"{row.kernel} {task.name}, {held_out}"
+        if row.symmetrize:
+            name = row.name or f"{name}_symmetrized"
+            label = f"{label}, M averaged over the stabiliser"
         setting = {
             "sweep": name,
             "label": label,
@@ -211,7 +219,18 @@ def plan(rows: Sequence[Row], options: Options) -> list[Sweep]:
         values = paper_values(row, counts, options.paper_sized)
         reflections = tuple(row.reflections)
         sweeps.append(
-            Sweep(name, label, task, config, reflections, row.move, counts, values, setting)
+            Sweep(
+                name,
+                label,
+                task,
+                config,
+                reflections,
+                row.move,
+                counts,
+                values,
+                setting,
+                row.symmetrize,
+            )
         )
     if not sweeps:
         raise InvalidArgument("only", f"no row's name contains any of {list(options.only or [])}")
@@ -264,6 +283,7 @@ def run_sweeps(
             memory_budget=options.memory_budget,
             setting=sw.setting,
             log=log,
+            symmetrize=sw.symmetrize,
         )
         rows = report.summarize(done.records)
         outcome.summary.extend(rows)
@@ -337,6 +357,9 @@ def run_experiment(
                 "task": sw.task.name,
                 "kernel": sw.config.kernel,
                 "solve_retries": sw.config.solve_retries,
+                "solver": sw.config.solver,
+                "distances": sw.config.distances,
+                "symmetrize": sw.symmetrize,
                 "reflections": list(sw.reflections),
                 "move": sw.move,
                 "counts": list(sw.counts),

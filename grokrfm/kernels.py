@@ -125,15 +125,32 @@ def pair_inner(pairs1: jax.Array | None, pairs2: jax.Array, M: jax.Array) -> Inn
     return InnerProducts(cross, norms1, norms(c, d))
 
 
-def squared_distances(inner: InnerProducts) -> jax.Array:
-    """``||x_i - z_j||_M^2``, with cancellation noise at coincident points set to exactly 0.
+# How :func:`squared_distances` treats the cancellation residue of ``|x|^2 + |z|^2 - 2 x.z``.
+DISTANCES = ("tolerance", "nonnegative")
 
-    Computing the distance as ``|x|^2 + |z|^2 - 2 x.z`` leaves a residue of a few ulps of
-    ``|x|^2 + |z|^2`` where the points coincide; the Laplace kernel divides by the root of
-    it, so residues at that level are zeroed.
+
+def check_distances(distances: str) -> str:
+    """``distances`` if it is one of :data:`DISTANCES`; InvalidArgument naming it if not."""
+    lookup(dict.fromkeys(DISTANCES), distances, "distances", "distance convention")
+    return distances
+
+
+def squared_distances(inner: InnerProducts, distances: str = "tolerance") -> jax.Array:
+    """``||x_i - z_j||_M^2`` from inner products, with the cancellation residue handled
+    by the ``distances`` convention (one of :data:`DISTANCES`):
+
+    * ``"tolerance"`` (the default): values up to ``16 eps (|x|^2 + |z|^2)`` are set to
+      exactly 0. Computing the distance as ``|x|^2 + |z|^2 - 2 x.z`` leaves a residue of
+      a few ulps where the points coincide; the Laplace kernel divides by its root.
+    * ``"nonnegative"``: only negative values are set to 0, the convention of the
+      paper's published code. Points at a tiny but nonzero distance (e.g. the fixed
+      points of a reflection under a feature matrix that nearly annihilates their
+      differences) keep that distance.
     """
     scale = inner.norms1[:, None] + inner.norms2[None, :]
     d2 = scale - 2 * inner.cross
+    if check_distances(distances) == "nonnegative":
+        return jnp.maximum(d2, 0.0)
     tol = 16 * jnp.finfo(d2.dtype).eps * jnp.abs(scale)
     return jnp.where(d2 > tol, d2, 0.0)
 
@@ -151,20 +168,26 @@ class KernelParts(NamedTuple):
     scale: jax.Array
 
 
-def _gaussian_parts(inner: InnerProducts, bandwidth: jax.Array) -> KernelParts:
-    K = jnp.exp(-squared_distances(inner) / (2 * bandwidth**2))
+def _gaussian_parts(
+    inner: InnerProducts, bandwidth: jax.Array, distances: str = "tolerance"
+) -> KernelParts:
+    K = jnp.exp(-squared_distances(inner, distances) / (2 * bandwidth**2))
     return KernelParts(K, K, 1 / bandwidth**2)
 
 
-def _laplace_parts(inner: InnerProducts, bandwidth: jax.Array) -> KernelParts:
-    dist = _safe_sqrt(squared_distances(inner))
+def _laplace_parts(
+    inner: InnerProducts, bandwidth: jax.Array, distances: str = "tolerance"
+) -> KernelParts:
+    dist = _safe_sqrt(squared_distances(inner, distances))
     K = jnp.exp(-dist / bandwidth)
     W = jnp.where(dist > 0, K / jnp.where(dist > 0, dist, 1.0), 0.0)
     return KernelParts(K, W, 1 / bandwidth)
 
 
-def _quadratic_parts(inner: InnerProducts, bandwidth: jax.Array) -> KernelParts:
-    del bandwidth
+def _quadratic_parts(
+    inner: InnerProducts, bandwidth: jax.Array, distances: str = "tolerance"
+) -> KernelParts:
+    del bandwidth, distances  # an inner-product kernel: no distances
     return KernelParts(inner.cross**2, inner.cross, jnp.asarray(2.0, inner.cross.dtype))
 
 
@@ -174,8 +197,9 @@ class Kernel(NamedTuple):
     Attributes:
       name: its key in :data:`KERNELS` (what :class:`grokrfm.rfm.RFMConfig` names).
       pointwise: ``k(x, z, M, bandwidth)`` on single points (autodiff AGOP, checks).
-      parts: ``parts(inner, bandwidth) -> KernelParts``: the kernel matrix and its
-        gradient weights from :class:`InnerProducts` (the closed-form AGOP).
+      parts: ``parts(inner, bandwidth, distances="tolerance") -> KernelParts``: the
+        kernel matrix and its gradient weights from :class:`InnerProducts` (the
+        closed-form AGOP); ``distances`` as for :func:`squared_distances`.
       self_term: the gradient has the ``-W_ij x_j`` term (translation-invariant kernels).
       weights_are_kernel: ``parts`` returns ``W`` as ``K`` itself, so ``K alpha`` (the
         predictions) is also the self-term coefficient ``W alpha``.
@@ -183,7 +207,7 @@ class Kernel(NamedTuple):
 
     name: str
     pointwise: PointwiseKernel
-    parts: Callable[[InnerProducts, jax.Array], KernelParts]
+    parts: Callable[..., KernelParts]
     self_term: bool
     weights_are_kernel: bool
 

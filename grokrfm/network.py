@@ -20,11 +20,20 @@ with ``H (N, width)`` the hidden pre-activations ``W1 x_j`` and ``o`` the entryw
 The neural feature matrix is ``NFM = W1^T W1``. The NFA correlation is the Pearson correlation of
 the entries of the NFM with those of ``AGOP^(1/2)`` (arXiv 2407.20199, §4; docs/science.md P2: "its
 Pearson correlation with the square root of the network's AGOP"; the predecessor's numbers 0.955,
-0.942, 0.924, 0.929 are this quantity), taken over all ``(2n)^2`` entries and, separately, over the
-off-diagonal entries only (the diagonal of both matrices is large and positive and inflates the
-correlation). The correlation with the AGOP itself (power 1) is reported beside it. The AGOP here is
-*not* centred by default (the ansatz compares with the plain AGOP of the trained network);
-``centre=True`` subtracts the mean Jacobian over the training points, as RFM does.
+0.942, 0.924, 0.929 are this quantity). The paper does not say how the diagonal, which is large and
+positive in both matrices, enters, so three conventions are measured (:class:`NFACorrelations`):
+
+* ``nfa``: over all ``(2n)^2`` entries;
+* ``nfa_off_diagonal``: over the ``2n (2n - 1)`` off-diagonal entries only, the diagonal dropped;
+* ``nfa_no_diagonal``: over all ``(2n)^2`` entries of the two matrices with their diagonals set
+  to zero, the ``2n`` zeros kept in the correlation (the predecessor's published code,
+  ``nfa_no_diag_corr``; docs/science.md §8). The ``2n`` pairs of zeros are points of the
+  correlation, so this differs from ``nfa_off_diagonal``.
+
+The same three with the AGOP itself (power 1) are reported beside them. The AGOP here is *not*
+centred by default (the ansatz compares with the plain AGOP of the trained network, as the
+predecessor's code does); ``centre=True`` subtracts the mean Jacobian over the training points,
+as RFM does.
 
 Precision: networks train in float32 (``NetworkConfig.dtype``), as networks are trained
 everywhere; float64 is only used by the tests, to check the closed forms against
@@ -54,11 +63,15 @@ class NetworkConfig(NamedTuple):
     """Static choices of a network run (closed over, never traced).
 
     Attributes:
-      width: hidden units (1024 in the predecessor paper).
+      width: hidden units (1024 as arXiv 2407.20199, §4 states; its published code
+        defaults to 256, docs/science.md §8).
       epochs: training epochs. An epoch is ``ceil(train_capacity / batch_size)``
         minibatch steps, so partitions padded to one capacity take the same number of
         steps (see :func:`make_train`).
       learning_rate, weight_decay: AdamW's (decoupled weight decay, as torch.optim.AdamW).
+      b1, b2: AdamW's decay rates of the first and second moment estimates, each in
+        ``[0, 1)``. The defaults (0.9, 0.999) are optax's and torch's; the predecessor's
+        published code trains with (0.9, 0.98) (arXiv 2407.20199, §4; docs/science.md §8).
       batch_size: minibatch size.
       measure_every: measure the features every k epochs (and before training);
         ``epochs`` must be a multiple of k.
@@ -72,6 +85,8 @@ class NetworkConfig(NamedTuple):
     epochs: int = 1000
     learning_rate: float = 1e-3
     weight_decay: float = 1.0
+    b1: float = 0.9
+    b2: float = 0.999
     batch_size: int = 32
     measure_every: int = 100
     init_scale: float = 1.0
@@ -99,6 +114,8 @@ class NetworkConfig(NamedTuple):
             ("learning_rate", lambda v: v > 0, "> 0"),
             ("init_scale", lambda v: v > 0, "> 0"),
             ("weight_decay", lambda v: v >= 0, ">= 0"),
+            ("b1", lambda v: 0 <= v < 1, "in [0, 1)"),
+            ("b2", lambda v: 0 <= v < 1, "in [0, 1)"),
         ):
             value = float(getattr(self, name))
             if not (math.isfinite(value) and ok(value)):
@@ -132,9 +149,8 @@ class FeatureMeasures(NamedTuple):
 
     Attributes:
       epoch: the epoch each measurement follows (0: at initialisation).
-      nfa: Pearson correlation of NFM and AGOP^(1/2), all entries (the headline).
-      nfa_off_diagonal: the same over off-diagonal entries.
-      nfa_power1, nfa_power1_off_diagonal: the same with the AGOP itself.
+      nfa, nfa_off_diagonal, nfa_no_diagonal, nfa_power1, nfa_power1_off_diagonal,
+        nfa_power1_no_diagonal: the NFA correlations of :class:`NFACorrelations`.
       nfm: ``W1^T W1``.
       agop: the AGOP at the training points.
     """
@@ -142,8 +158,10 @@ class FeatureMeasures(NamedTuple):
     epoch: jax.Array
     nfa: jax.Array
     nfa_off_diagonal: jax.Array
+    nfa_no_diagonal: jax.Array
     nfa_power1: jax.Array
     nfa_power1_off_diagonal: jax.Array
+    nfa_power1_no_diagonal: jax.Array
     nfm: jax.Array
     agop: jax.Array
 
@@ -220,17 +238,55 @@ def pearson(a: jax.Array, b: jax.Array, mask: jax.Array | None = None) -> jax.Ar
     return jnp.where(den > 0, jnp.sum(da * db) / jnp.where(den > 0, den, 1.0), 0.0)
 
 
-def nfa_correlations(nfm: jax.Array, agop_matrix: jax.Array) -> tuple[jax.Array, ...]:
-    """``(nfa, nfa_off_diagonal, nfa_power1, nfa_power1_off_diagonal)``: Pearson
-    correlations of the NFM with ``AGOP^(1/2)`` and with the AGOP, over all entries and
-    over the off-diagonal entries."""
-    off = ~jnp.eye(nfm.shape[0], dtype=bool)
+class NFACorrelations(NamedTuple):
+    """Pearson correlations of the entries of the NFM ``W1^T W1`` with those of
+    ``AGOP^(1/2)`` (``nfa*``) and of the AGOP itself (``nfa_power1*``), in three
+    conventions for the diagonal (arXiv 2407.20199, §4, which does not fix one; module
+    docstring). Scalars (batch axes in front when vmapped); 0 where a matrix is constant.
+
+    Attributes:
+      nfa: over all ``(2n)^2`` entries (this module's headline).
+      nfa_off_diagonal: over the ``2n (2n - 1)`` off-diagonal entries, the diagonal
+        dropped from the correlation.
+      nfa_no_diagonal: over all ``(2n)^2`` entries after setting the diagonal of both
+        matrices to zero, the zeros kept (the predecessor's published code's
+        ``nfa_no_diag_corr``; docs/science.md §8).
+      nfa_power1, nfa_power1_off_diagonal, nfa_power1_no_diagonal: the same three with
+        the AGOP in place of ``AGOP^(1/2)``.
+    """
+
+    nfa: jax.Array
+    nfa_off_diagonal: jax.Array
+    nfa_no_diagonal: jax.Array
+    nfa_power1: jax.Array
+    nfa_power1_off_diagonal: jax.Array
+    nfa_power1_no_diagonal: jax.Array
+
+
+def nfa_correlations(nfm: jax.Array, agop_matrix: jax.Array) -> NFACorrelations:
+    """The NFA correlations of one NFM and one AGOP.
+
+    Args:
+      nfm: ``(2n, 2n)`` ``W1^T W1``.
+      agop_matrix: ``(2n, 2n)`` the network's AGOP (its square root is taken here).
+
+    Returns:
+      :class:`NFACorrelations`: all entries, off-diagonal entries only, and all entries
+      with both diagonals zeroed, against ``AGOP^(1/2)`` and against the AGOP.
+    """
+    eye = jnp.eye(nfm.shape[0], dtype=bool)
     root = matrix_power(agop_matrix, 0.5)
-    return (
-        pearson(nfm, root),
-        pearson(nfm, root, off),
-        pearson(nfm, agop_matrix),
-        pearson(nfm, agop_matrix, off),
+
+    def zero_diagonal(m):
+        return jnp.where(eye, jnp.zeros_like(m), m)
+
+    return NFACorrelations(
+        nfa=pearson(nfm, root),
+        nfa_off_diagonal=pearson(nfm, root, ~eye),
+        nfa_no_diagonal=pearson(zero_diagonal(nfm), zero_diagonal(root)),
+        nfa_power1=pearson(nfm, agop_matrix),
+        nfa_power1_off_diagonal=pearson(nfm, agop_matrix, ~eye),
+        nfa_power1_no_diagonal=pearson(zero_diagonal(nfm), zero_diagonal(agop_matrix)),
     )
 
 
@@ -274,7 +330,9 @@ def make_train(
     x_all = jnp.asarray(task.inputs(np.float64), dtype)
     y_all = jnp.asarray(task.targets(np.float64), dtype)
     labels = jnp.asarray(task.labels, jnp.int32)
-    optimizer = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = optax.adamw(
+        config.learning_rate, b1=config.b1, b2=config.b2, weight_decay=config.weight_decay
+    )
     blocks = config.epochs // config.measure_every
 
     def loss_fn(params, x, y):
@@ -293,7 +351,9 @@ def make_train(
         nfm = neural_feature_matrix(params)
         g = agop(params, x_all[part.train_idx], part.train_valid, config.centre)
         corr = nfa_correlations(nfm, g)
-        return FeatureMeasures(jnp.asarray(epoch, jnp.int32), *corr, nfm, g)
+        return FeatureMeasures(
+            epoch=jnp.asarray(epoch, jnp.int32), nfm=nfm, agop=g, **corr._asdict()
+        )
 
     def train(key: jax.Array, part: Partition) -> NetworkResult:
         _check_partition(part)

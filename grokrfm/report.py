@@ -3,7 +3,10 @@ the paper" comparisons and markdown sections for a results summary."""
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -142,11 +145,12 @@ def comparison(
     }
 
 
-def split_text(split: dict | None) -> str | None:
-    """``"2 of 5 seeds >= 80%"`` for a :func:`seed_split`, None when the seeds agree."""
+def split_text(split: dict | None, what: str = "seeds") -> str | None:
+    """``"2 of 5 seeds >= 80%"`` for a :func:`seed_split`, None when the seeds agree;
+    ``what`` names what was counted."""
     if not split:
         return None
-    return f"{split['above']} of {split['of']} seeds >= {100 * split['level']:.0f}%"
+    return f"{split['above']} of {split['of']} {what} >= {100 * split['level']:.0f}%"
 
 
 def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
@@ -269,3 +273,238 @@ def markdown_section(name: str, payload: dict) -> str:
     lines.append("")
     lines.append("± is the sample standard deviation over seeds (n - 1 in the denominator).")
     return "\n".join([*lines, ""])
+
+
+# --- the generated reproduction report: one number format, one set of verdict rules ---
+
+# Verdict levels (see :func:`verdict`): "~0%" means every seed at most ZERO_LEVEL; a paper
+# value v accepts v ± TOLERANCE (a range a-b: a - TOLERANCE to b + TOLERANCE); the word
+# "generalises" means at least GENERALISES_LEVEL.
+ZERO_LEVEL = 0.05
+TOLERANCE = 0.05
+GENERALISES_LEVEL = 0.9
+
+REPRODUCED, NOT_REPRODUCED, AMBIGUOUS, NOT_JUDGED = (
+    "reproduced",
+    "not reproduced",
+    "ambiguous",
+    "not judged",
+)
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, AMBIGUOUS, NOT_JUDGED)
+
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_APPROX = r"[~≈]?\s*"
+
+
+def number(value, unit: str = "%") -> str:
+    """A number as every generated report writes it, from its JSON value, so that a
+    test can recompute any cell.
+
+    ``unit="%"``: a fraction in percent with one decimal (0.9836 -> ``"98.4%"``);
+    ``"pp"``: a fraction as percentage points (0.05 -> ``"5.0 pp"``); ``"s"``: seconds
+    with one decimal (``"12.3 s"``); ``""``: an integer as is, any other number to four
+    significant digits. None (nothing measured) reads ``"–"``.
+    """
+    if value is None:
+        return "–"
+    if unit == "%":
+        return f"{100 * value:.1f}%"
+    if unit == "pp":
+        return f"{100 * value:.1f} pp"
+    if unit == "s":
+        return f"{value:.1f} s"
+    if unit == "":
+        if isinstance(value, (bool, np.bool_)):
+            return str(bool(value))
+        if isinstance(value, (int, np.integer)):
+            return str(int(value))
+        return f"{value:.4g}"
+    raise ValueError(f"unknown unit {unit!r}")
+
+
+class Claim(NamedTuple):
+    """What a paper value says, as :func:`verdict` reads it.
+
+    Attributes:
+      kind: ``"zero"`` (0, "~0%"), ``"band"`` (a value, a range or "generalises": the
+        accepted values are [low, high]), ``"words"`` (a statement no number checks)
+        or ``"none"`` (the paper gives nothing here).
+      low, high: the accepted band of a ``"band"`` claim (fractions), else None.
+      text: how the claim reads in the report.
+    """
+
+    kind: str
+    low: float | None
+    high: float | None
+    text: str
+
+
+def paper_claim(paper) -> Claim:
+    """Read a ``paper_comparison`` entry's ``paper`` value: a number in [0, 1], text such
+    as ``"~0%"``, ``"98%"``, ``"62-70%"``, ``"generalises"``, other words, or None."""
+    if paper is None:
+        return Claim("none", None, None, "–")
+    if isinstance(paper, (int, float)) and not isinstance(paper, bool):
+        if paper == 0:
+            return Claim("zero", None, None, number(paper))
+        return Claim("band", paper - TOLERANCE, paper + TOLERANCE, number(paper))
+    text = str(paper).strip()
+    low = text.lower()
+    if re.fullmatch(rf"{_APPROX}0(?:\.0+)?\s*%", low):
+        return Claim("zero", None, None, text)
+    if m := re.fullmatch(rf"{_APPROX}{_NUMBER}\s*[-–]\s*{_NUMBER}\s*%", low):
+        a, b = float(m[1]) / 100, float(m[2]) / 100
+        return Claim("band", a - TOLERANCE, b + TOLERANCE, text)
+    if m := re.fullmatch(rf"{_APPROX}{_NUMBER}\s*%", low):
+        v = float(m[1]) / 100
+        return Claim("band", v - TOLERANCE, v + TOLERANCE, text)
+    if low in ("generalises", "generalizes"):
+        return Claim("band", GENERALISES_LEVEL, None, text)
+    return Claim("words", None, None, text)
+
+
+class Verdict(NamedTuple):
+    """A comparison's verdict (one of :data:`VERDICTS`) and its one-line reason."""
+
+    verdict: str
+    reason: str
+
+
+def _band_text(claim: Claim) -> str:
+    if claim.high is None:
+        return f"at least {number(claim.low)}"
+    return f"{number(claim.low)} to {number(claim.high)}"
+
+
+def verdict(
+    paper, values: Sequence[float | None], per_seed: bool = True, what: str = "seeds"
+) -> Verdict:
+    """Judge measured values against the paper's value: the report's rules, all here.
+
+    Args:
+      paper: the entry's paper value (see :func:`paper_claim`).
+      values: the final values of the seeds (None: a failed run, left out), or, when
+        ``per_seed`` is False, the one mean the entry records (it stands for the seeds).
+      what: what the values are of, as the reason names them (``"partitions"``).
+
+    Rules:
+      1. No paper value, or a claim in words that no number checks (e.g. "block-circulant
+         (by eye)"): not judged.
+      2. No measured value (every run failed, or the quantity was never reached):
+         ambiguous.
+      3. The paper says 0 or "~0%": every seed at most 5% -> reproduced; no seed at most
+         5% -> not reproduced; some seeds each side -> ambiguous.
+      4. The paper gives a value v, a range "a-b%" or "generalises": the accepted band is
+         v ± 5 percentage points, a - 5 to b + 5 points, or at least 90%. Every seed in
+         the band -> reproduced. The seeds split into two groups (a gap of at least 40
+         points between consecutive seeds, as the "k of n seeds >= level" counts) that
+         fall on different sides of the band's edges -> ambiguous. Otherwise the median
+         decides: in the band -> reproduced, outside -> not reproduced.
+    """
+    claim = paper_claim(paper)
+    if claim.kind == "none":
+        return Verdict(NOT_JUDGED, "the paper gives no value here")
+    if claim.kind == "words":
+        return Verdict(NOT_JUDGED, f"the paper's claim is in words ({claim.text!r})")
+    v = finite(values)
+    failed = len(values) - v.size
+    left_out = f"; {failed} failed run{'s' * (failed != 1)} left out" if failed else ""
+    if not per_seed:
+        scope = "the mean (no per-seed values recorded)"
+    else:
+        scope = f"all {v.size} {what}" if v.size > 1 else f"the one {what.removesuffix('s')}"
+    if v.size == 0:
+        return Verdict(AMBIGUOUS, "no value was measured" + left_out)
+    if claim.kind == "zero":
+        low = int((v <= ZERO_LEVEL).sum())
+        level = number(ZERO_LEVEL)
+        if low == v.size:
+            return Verdict(REPRODUCED, f"{scope} at most {level}" + left_out)
+        if low == 0:
+            return Verdict(NOT_REPRODUCED, f"{scope} above {level}" + left_out)
+        return Verdict(AMBIGUOUS, f"{v.size - low} of {v.size} {what} above {level}" + left_out)
+    band = _band_text(claim)
+    side = np.where(v < claim.low, -1, 0)
+    if claim.high is not None:
+        side = np.where(v > claim.high, 1, side)
+    if not side.any():
+        return Verdict(REPRODUCED, f"{scope} within {band}" + left_out)
+    split = seed_split(v) if per_seed else None
+    if split and np.unique(side).size > 1:
+        return Verdict(
+            AMBIGUOUS,
+            f"{what} split across the band {band}: {split_text(split, what)}" + left_out,
+        )
+    median = float(np.median(v))
+    inside = median >= claim.low and (claim.high is None or median <= claim.high)
+    name = "median" if per_seed else "mean"
+    if inside:
+        return Verdict(REPRODUCED, f"{name} {number(median)} within {band}" + left_out)
+    return Verdict(NOT_REPRODUCED, f"{name} {number(median)} outside {band}" + left_out)
+
+
+def verdict_rules() -> list[str]:
+    """The numbered rules of :func:`verdict`'s docstring, one string each, as the
+    report's header states them (so they are written in one place)."""
+    doc = inspect.cleandoc(verdict.__doc__ or "")
+    block = doc.split("Rules:\n", 1)[1]
+    rules: list[str] = []
+    for line in block.splitlines():
+        line = line.strip()
+        if re.match(r"\d+\.\s", line):
+            rules.append(line)
+        elif line and rules:
+            rules[-1] += " " + line
+    return rules
+
+
+def entry_values(entry: dict) -> tuple[list[float | None], bool]:
+    """The values :func:`verdict` judges for one ``paper_comparison`` entry:
+    ``(per-seed finals, True)`` when the entry records them and their mean is its
+    ``measured_mean`` (an entry whose mean is another quantity's, such as a correlation
+    beside test accuracies, does not use them), else ``([measured_mean], False)``."""
+    seeds = entry.get("measured_seeds")
+    mean = entry.get("measured_mean")
+    if seeds:
+        measured = finite(seeds)
+        if mean is None and measured.size == 0:
+            return list(seeds), True
+        if mean is not None and measured.size and abs(float(measured.mean()) - mean) <= 1e-9:
+            return list(seeds), True
+    return [mean], False
+
+
+def judge(entry: dict) -> Verdict:
+    """The :func:`verdict` of one ``paper_comparison`` entry."""
+    values, per_seed = entry_values(entry)
+    return verdict(entry.get("paper"), values, per_seed)
+
+
+def provenance_check(payloads: dict[str, dict]) -> dict:
+    """Whether results files came from one commit, clean and paper-sized.
+
+    Returns:
+      ``{"ok": bool, "commits": {commit: [names]}, "offenders": [(name, why), ...]}``:
+      ok when every payload records the same commit, none ends in ``+dirty``, none is
+      unknown and none is a ``--quick`` run (or does not record whether it is); when
+      the commits differ, every payload not on the most common commit is an offender
+      (``why`` joins all of a payload's reasons).
+    """
+    commits: dict[str, list[str]] = {}
+    why: dict[str, list[str]] = {name: [] for name in payloads}
+    for name, payload in payloads.items():
+        source = provenance(payload)
+        commits.setdefault(source["commit"], []).append(name)
+        if source["commit"] == "unknown":
+            why[name].append("no commit recorded")
+        elif source["commit"].endswith("+dirty"):
+            why[name].append("modified working tree (+dirty)")
+        if source["quick"] != "no":
+            why[name].append("--quick run" if source["quick"] == "yes" else "quick not recorded")
+    if len(commits) > 1:
+        main = max(commits, key=lambda c: len(commits[c]))
+        for commit, names in commits.items():
+            for name in names if commit != main else ():
+                why[name].append(f"commit {commit}, not {main}")
+    offenders = [(name, "; ".join(w)) for name, w in why.items() if w]
+    return {"ok": not offenders, "commits": commits, "offenders": offenders}

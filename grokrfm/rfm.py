@@ -53,9 +53,23 @@ class RFMConfig(NamedTuple):
       solve_retries: jittered retries after a failed Cholesky factorisation (see
         :mod:`grokrfm.solve`); None picks the policy by dtype: 0 in float64 (failures
         are reported, never masked), 3 in float32.
-      solver: ``"lapack"`` (LAPACK on the buffers as they are, on CPU) or
-        ``"reference"`` (the generic XLA path); see :mod:`grokrfm.solve`. The same
-        numbers either way.
+      solver: ``"lapack"`` (Cholesky by LAPACK on the buffers as they are, on CPU),
+        ``"reference"`` (the same Cholesky solve by the generic XLA path) or ``"lu"``
+        (the general solve, which needs no positive definiteness); see
+        :mod:`grokrfm.solve`.
+      residual_limit: the largest relative residual a solve may leave and count as
+        solved; None: :data:`RESIDUAL_LIMIT` for the dtype. ``float("inf")`` counts
+        every solve with finite coefficients, as the paper's published code does (it
+        checks nothing): a run then goes on from a solve that may not interpolate, and
+        its ``residual`` curve says how far off it was.
+      distances: how squared distances' round-off near zero is treated (a key of
+        :data:`grokrfm.kernels.DISTANCES`): ``"tolerance"`` zeroes values within a few
+        ulps, ``"nonnegative"`` only negative ones.
+
+    The paper's published code solves by LU at ridge 0 with distances clamped only
+    below zero: ``RFMConfig(solver="lu", distances="nonnegative")``
+    (:data:`PAPER_SOLVE`). This package's default is Cholesky with the tolerance; the
+    two agree wherever Cholesky succeeds except for points closer than a few ulps.
     """
 
     kernel: str = "gaussian"
@@ -66,6 +80,8 @@ class RFMConfig(NamedTuple):
     save_every: int = 0
     solve_retries: int | None = None
     solver: str = "lapack"
+    distances: str = "tolerance"
+    residual_limit: float | None = None
 
     def validate(self) -> RFMConfig:
         kernels_.get_kernel(self.kernel)
@@ -78,9 +94,42 @@ class RFMConfig(NamedTuple):
         if int(self.save_every) < 0:
             raise InvalidArgument("save_every", f"must be >= 0, got {self.save_every}")
         check_solver(self.solver)
+        kernels_.check_distances(self.distances)
+        if self.residual_limit is not None and not float(self.residual_limit) > 0:
+            raise InvalidArgument(
+                "residual_limit", f"must be > 0 (or None), got {self.residual_limit}"
+            )
         if self.solve_retries is not None and int(self.solve_retries) < 0:
             raise InvalidArgument("solve_retries", f"must be >= 0, got {self.solve_retries}")
         return self
+
+
+# The solve of the paper's published code, as :class:`RFMConfig` fields.
+PAPER_SOLVE = {"solver": "lu", "distances": "nonnegative"}
+
+
+class SymmetryAverage(NamedTuple):
+    """A finite group of input-coordinate permutations to average M over, padded.
+
+    After each update M is replaced by ``sum_g weights[g] * M[perms[g]][:, perms[g]]``;
+    with the weights ``1/|H|`` on the elements of a group H (and 0 on padding rows) this
+    is the orthogonal projection of M onto the H-invariant matrices, ``P_g M P_g^T = M``
+    for every g in H. It removes the round-off that breaks an exact symmetry of the
+    training set: an exact-symmetry control (see :func:`grokrfm.sweep.stabilizer_averages`).
+
+    Attributes:
+      perms: ``(G, 2n)`` int; row g sends coordinate i to ``perms[g, i]``.
+      weights: ``(G,)`` floats summing to 1 (0 on padding rows).
+    """
+
+    perms: jax.Array
+    weights: jax.Array
+
+
+def average_over(M: jax.Array, average: SymmetryAverage) -> jax.Array:
+    """``sum_g w_g M[perm_g][:, perm_g]`` for ``M (d, d)`` (see :class:`SymmetryAverage`)."""
+    moved = jax.vmap(lambda perm: M[perm][:, perm])(average.perms)
+    return jnp.einsum("g,gij->ij", average.weights.astype(M.dtype), moved)
 
 
 class RunSpec(NamedTuple):
@@ -92,6 +141,8 @@ class RunSpec(NamedTuple):
       ridge: scalar lambda >= 0.
       power: scalar exponent of the AGOP in the update (1/2 in the paper).
       M0: ``(2n, 2n)`` initial feature matrix.
+      average: a :class:`SymmetryAverage` applied to M after every update (the
+        exact-symmetry control), or None (RFM as it is).
     """
 
     partition: Partition
@@ -99,6 +150,7 @@ class RunSpec(NamedTuple):
     ridge: jax.Array
     power: jax.Array
     M0: jax.Array
+    average: SymmetryAverage | None = None
 
 
 class Metrics(NamedTuple):
@@ -163,8 +215,15 @@ def make_spec(
     power: float = 0.5,
     M0: jax.Array | None = None,
     dtype=None,
+    average: SymmetryAverage | None = None,
 ) -> RunSpec:
-    """A :class:`RunSpec`; if ``partition`` is batched the scalars and M0 are broadcast."""
+    """A :class:`RunSpec`; if ``partition`` is batched the scalars and M0 are broadcast
+    (``average``, if given, must already carry the batch axes).
+
+    Raises:
+      InvalidArgument: naming a scalar out of range, ``M0`` of the wrong shape, or
+        ``average`` whose permutations do not act on the task's ``2n`` coordinates.
+    """
     check_scalars(bandwidth, ridge, power)
     if dtype is None:
         dtype = jnp.result_type(float)
@@ -180,12 +239,28 @@ def make_spec(
     def full(x, shape):
         return jnp.broadcast_to(jnp.asarray(x, dtype), shape)
 
+    if average is not None:
+        perms, weights = np.asarray(average.perms), np.asarray(average.weights)
+        G = perms.shape[-2] if perms.ndim >= 2 else 0
+        if perms.shape != batch + (G, d) or weights.shape != batch + (G,):
+            raise InvalidArgument(
+                "average",
+                f"needs perms {batch + ('G', d)} and weights {batch + ('G',)}, "
+                f"got {perms.shape} and {weights.shape}",
+            )
+        if perms.min(initial=0) < 0 or perms.max(initial=0) >= d:
+            raise InvalidArgument("average", f"permutations must map 0..{d - 1} onto itself")
+        if not np.allclose(weights.sum(axis=-1), 1.0):
+            raise InvalidArgument("average", "each run's weights must sum to 1")
+        average = SymmetryAverage(jnp.asarray(perms, jnp.int32), jnp.asarray(weights, dtype))
+
     return RunSpec(
         partition,
         full(bandwidth, batch),
         full(ridge, batch),
         full(power, batch),
         full(M0, batch + (d, d)),
+        average,
     )
 
 
@@ -260,7 +335,7 @@ def make_rfm(
             X1 = agop_.pair_inputs(pairs_all, n, M.dtype)
             X2 = agop_.pair_inputs(pairs, n, M.dtype)
             inner = kernels_.dense_inner(X1, X2, M)
-        return kernel.parts(inner, bandwidth)
+        return kernel.parts(inner, bandwidth, config.distances)
 
     def agop_pairs(M, spec, parts, alpha, tr_pairs, valid):
         # Closed form over the kernel's grid rows, already computed for the solve. The
@@ -272,7 +347,9 @@ def make_rfm(
 
     def agop_dense(M, spec, parts, alpha, tr_pairs, valid):
         X = agop_.pair_inputs(tr_pairs, n, M.dtype)
-        G = agop_.agop_dense(kernel, X, alpha, M, spec.bandwidth, valid, config.centre)
+        G = agop_.agop_dense(
+            kernel, X, alpha, M, spec.bandwidth, valid, config.centre, config.distances
+        )
         return G, None
 
     def agop_autodiff(M, spec, parts, alpha, tr_pairs, valid):
@@ -324,13 +401,19 @@ def make_rfm(
         M_next = agop_.matrix_power(G, spec.power)
         if config.normalize:
             M_next = M_next / jnp.max(jnp.abs(M_next))
+        if spec.average is not None:
+            M_next = average_over(M_next, spec.average)
         # The solve's residual costs nothing extra: K alpha is the prediction at the
         # training points, already computed for the training accuracy.
         system = train_pred + (spec.ridge + jitter) * alpha
         target_norm = jnp.sqrt(jnp.sum(jnp.where(valid[:, None], tr_targets, 0.0) ** 2))
         residual = jnp.sqrt(jnp.sum((system - jnp.where(valid[:, None], tr_targets, 0.0)) ** 2))
         residual = residual / jnp.maximum(target_norm, jnp.finfo(M.dtype).tiny)
-        ok = ok & (residual <= RESIDUAL_LIMIT.get(str(M.dtype), RESIDUAL_LIMIT["float32"]))
+        limit = config.residual_limit
+        if limit is None:
+            limit = RESIDUAL_LIMIT.get(str(M.dtype), RESIDUAL_LIMIT["float32"])
+        if limit != float("inf"):
+            ok = ok & (residual <= limit)
         metrics = Metrics(train_acc, test_acc, train_mse, test_mse, ok, jitter, residual)
         return M_next, metrics, alpha
 
@@ -519,7 +602,8 @@ def predict(
       partitions: the :class:`~grokrfm.partition.Partition` (batched alike) it ran on.
       pairs: ``(N, 2)`` operands ``(a, b)`` of the points to predict, as element
         indices; None for every grid point in grid order (``task.pairs``).
-      kernel: the :class:`RFMConfig` the runs used, or its kernel's name.
+      kernel: the :class:`RFMConfig` the runs used (its kernel and distance convention),
+        or its kernel's name (the default distance convention).
       bandwidth: the runs' L, a scalar or one per run.
 
     Returns:
@@ -529,6 +613,7 @@ def predict(
       InvalidArgument: naming ``pairs`` (not ``(N, 2)`` indices of the group) or
         ``result`` (batched unlike ``partitions``).
     """
+    distances = kernel.distances if isinstance(kernel, RFMConfig) else "tolerance"
     kernel = kernels_.get_kernel(kernel.kernel if isinstance(kernel, RFMConfig) else kernel)
     n = task.n
     if pairs is not None:
@@ -545,7 +630,7 @@ def predict(
 
     def one(alpha, alpha_M, train_idx, train_valid, L):
         inner = kernels_.pair_inner(pairs, grid[train_idx], alpha_M)
-        K = kernel.parts(inner, L).K
+        K = kernel.parts(inner, L, distances).K
         return K @ jnp.where(train_valid[:, None], alpha, 0.0)
 
     args = (result.alpha, result.alpha_M, partitions.train_idx, partitions.train_valid)

@@ -5,7 +5,7 @@ columns of the kernel matrix are replaced by the identity and padding targets by
 so the system is block diagonal, the real block is solved exactly as it would be alone,
 and the padding coefficients come out exactly zero.
 
-Two solvers compute the same Cholesky solve (:data:`SOLVERS`):
+Three solvers (:data:`SOLVERS`); the first two compute the same Cholesky solve:
 
 * ``"lapack"`` (the default): on CPU the factorisation and the two triangular solves
   are LAPACK's ``potrf`` and ``trsm`` (the kernels jaxlib registers with XLA), called
@@ -19,10 +19,17 @@ Two solvers compute the same Cholesky solve (:data:`SOLVERS`):
 * ``"reference"``: :func:`jax.lax.linalg.cholesky` and
   :func:`jax.scipy.linalg.cho_solve`, on every backend. The tests check that the two
   agree to the last bit.
+* ``"lu"``: the general solve, LU with partial pivoting (:func:`jax.numpy.linalg.solve`,
+  LAPACK's ``getrf``/``getrs`` on CPU). It needs no positive definiteness, so it solves a
+  system that is symmetric but numerically indefinite (a Gaussian kernel matrix with
+  nearly coincident points, whose smallest eigenvalues round-off pushes below zero),
+  where Cholesky breaks down. It is the solve of the paper's published code (a general
+  solve at ridge 0), and about twice the factorisation's work.
 
 Jitter policy. The paper's convention is ridge 0 (exact interpolation). When the
-Cholesky factorisation of ``K + ridge I`` breaks down (non-finite coefficients: K
-numerically singular, which float32 reaches far sooner than float64), :func:`solve` can
+solve of ``K + ridge I`` breaks down (non-finite coefficients: K
+numerically singular or, for Cholesky, indefinite, which float32 reaches far sooner
+than float64), :func:`solve` can
 retry with a diagonal jitter ``jitter_start * 100^k * mean(diag K)`` for k = 0, 1, ...,
 ``retries - 1``. The jitter actually added is returned, so a run records exactly which
 iterations were not solved at the requested ridge. Under ``vmap`` the retry loop only
@@ -41,7 +48,7 @@ import numpy as np
 
 from grokrfm.errors import lookup
 
-SOLVERS = ("lapack", "reference")
+SOLVERS = ("lapack", "reference", "lu")
 
 
 def check_solver(solver: str) -> str:
@@ -145,6 +152,17 @@ def cholesky_solve(A: jax.Array, Y: jax.Array, solver: str = "lapack") -> jax.Ar
     return jax.lax.platform_dependent(A, Y, cpu=_lapack_solve, default=_reference_solve)
 
 
+def linear_solve(A: jax.Array, Y: jax.Array, solver: str = "lapack") -> jax.Array:
+    """``A^-1 Y`` for a symmetric ``A (N, N)`` by ``solver`` (one of :data:`SOLVERS`).
+
+    The Cholesky solvers give all NaN where ``A`` is not numerically positive definite;
+    ``"lu"`` solves any nonsingular ``A`` (inf or NaN where it is exactly singular).
+    """
+    if check_solver(solver) == "lu":
+        return jnp.linalg.solve(A, Y)
+    return cholesky_solve(A, Y, solver)
+
+
 def default_jitter_start(dtype) -> float:
     """First relative jitter of the retry policy: 100 ulps of the mean diagonal."""
     return 100 * float(jnp.finfo(dtype).eps)
@@ -159,7 +177,8 @@ def solve(
     jitter_start: float | None = None,
     solver: str = "lapack",
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Solve ``(K + ridge I) alpha = Y`` on the valid points by Cholesky.
+    """Solve ``(K + ridge I) alpha = Y`` on the valid points (by Cholesky unless
+    ``solver`` is ``"lu"``).
 
     Args:
       K: ``(N, N)`` symmetric kernel matrix over the padded training set.
@@ -169,8 +188,9 @@ def solve(
       retries: how many jittered attempts to make after a failed factorisation
         (0: none; the failure is only reported).
       jitter_start: first relative jitter (default :func:`default_jitter_start`).
-      solver: one of :data:`SOLVERS` (the same numbers; ``"reference"`` is the generic
-        XLA path).
+      solver: one of :data:`SOLVERS` (``"lapack"`` and ``"reference"`` give the same
+        numbers, ``"reference"`` being the generic XLA path; ``"lu"`` is the general
+        solve, which needs no positive definiteness).
 
     Returns:
       ``(alpha, ok, jitter)``: ``alpha`` is ``(N, c)`` with zero rows on padding; ``ok``
@@ -184,7 +204,7 @@ def solve(
     chex.assert_equal_shape_prefix([K, Y], 1)
     chex.assert_type(valid, bool)
     Y = jnp.where(valid[:, None], Y, 0.0)
-    alpha = cholesky_solve(masked_system(K, valid, ridge), Y, solver)
+    alpha = linear_solve(masked_system(K, valid, ridge), Y, solver)
     ok = jnp.all(jnp.isfinite(alpha))
     jitter = jnp.zeros((), K.dtype)
     if retries == 0:
@@ -201,7 +221,7 @@ def solve(
     def retry(state):
         attempt, _, _, _ = state
         jitter = start * scale * 100.0 ** attempt.astype(K.dtype)
-        alpha = cholesky_solve(masked_system(K, valid, ridge + jitter), Y, solver)
+        alpha = linear_solve(masked_system(K, valid, ridge + jitter), Y, solver)
         return attempt + 1, alpha, jnp.all(jnp.isfinite(alpha)), jitter
 
     state = (jnp.zeros((), jnp.int32), alpha, ok, jitter)

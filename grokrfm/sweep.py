@@ -54,6 +54,35 @@ def run_splits(
     return result, partitions
 
 
+def stabilizer_averages(sym: symmetry.SymmetryGroup, splits: partition_.Split):
+    """The exact-symmetry control of a batch of splits: for each split, the average over
+    its partition's stabiliser H (the elements of ``sym`` that map the train set and
+    the test set onto themselves), as one batched :class:`~grokrfm.rfm.SymmetryAverage`
+    padded to the largest |H| with identity rows of weight 0.
+
+    In exact arithmetic RFM's M is H-invariant at every iteration when M0 is (the AGOP
+    of an H-invariant training set is), so averaging changes nothing but round-off; a
+    run with it shows what RFM does with the symmetry kept exactly (arXiv 2604.00316,
+    §3: a symmetric partition keeps M symmetric, Finding 3.1).
+
+    Returns:
+      ``(average, orders)``: the :class:`~grokrfm.rfm.SymmetryAverage` (numpy arrays,
+      ``(B, G, 2n)`` and ``(B, G)``) and the ``(B,)`` stabiliser orders.
+    """
+    keep = symmetry.stabilizing_elements(sym, splits.train, splits.test)  # (B, |G|)
+    keep = np.atleast_2d(keep)
+    orders = keep.sum(axis=-1)
+    G = int(orders.max())
+    d = sym.coordinate_perms.shape[1]
+    perms = np.broadcast_to(np.arange(d), (keep.shape[0], G, d)).copy()
+    weights = np.zeros((keep.shape[0], G))
+    for b, row in enumerate(keep):
+        elements = np.flatnonzero(row)
+        perms[b, : elements.size] = sym.coordinate_perms[elements]
+        weights[b, : elements.size] = 1.0 / elements.size
+    return rfm.SymmetryAverage(perms, weights), orders
+
+
 def metric_records(
     settings: Sequence[dict], metrics, partitions: partition_.Partition, fields: Sequence[str]
 ) -> list[dict]:
@@ -204,6 +233,7 @@ def run_chunked(
     ridge=0.0,
     power=0.5,
     M0=None,
+    average: rfm.SymmetryAverage | None = None,
     devices=None,
     memory_budget: int | None = None,
     annotate: Callable[[list[dict], partition_.Split, rfm.RFMResult], None] | None = None,
@@ -233,6 +263,8 @@ def run_chunked(
       chunk_runs: runs per chunk.
       bandwidth, ridge, power: scalars, or sequences with one value per setting.
       M0: optional initial feature matrix, ``(2n, 2n)`` or one per setting.
+      average: optional exact-symmetry control, one per setting (see
+        :func:`stabilizer_averages`); its arrays enter the chunks' fingerprints.
       devices, memory_budget: as for :func:`rfm.run_batch`.
       annotate: optional ``annotate(records, chunk_splits, result)`` called on a freshly
         computed chunk before it is saved, to add per-run fields (e.g. the stabiliser).
@@ -255,7 +287,7 @@ def run_chunked(
             "settings", f"got {len(settings)} settings for a batch of {total} splits"
         )
     partitions = partition_.to_partitions(splits)
-    spec = rfm.make_spec(task, partitions, bandwidth, ridge, power, M0)
+    spec = rfm.make_spec(task, partitions, bandwidth, ridge, power, M0, average=average)
     devices = list(devices) if devices is not None else jax.devices()
     if chunk_runs is None:
         chunk_runs = rfm.runs_per_call(task, spec, devices, memory_budget)
@@ -500,7 +532,7 @@ def network_records(
     for b, record in enumerate(records):
         record["grokking_epoch"] = first_iteration_at(record["test_acc"], 0.9, start=1)
         record["feature_epochs"] = f.epoch[b].tolist()
-        for name in ("nfa", "nfa_off_diagonal", "nfa_power1", "nfa_power1_off_diagonal"):
+        for name in network.NFACorrelations._fields:
             record[name] = getattr(f, name)[b].tolist()
     return records
 
@@ -557,6 +589,7 @@ def perturbation_sweep(
     setting: dict | None = None,
     log: Callable[[str], None] | None = print,
     keep_arrays: bool | None = None,
+    symmetrize: bool = False,
 ) -> SweepResult:
     """Hold out the fixed points of ``reflections``, perturb, run every (count, seed).
 
@@ -573,6 +606,9 @@ def perturbation_sweep(
         so rows of several sweeps stay distinguishable when merged.
       keep_arrays: write every run's arrays to ``out_dir/runs.npz`` (see
         :func:`run_chunked`); default: when the config records an M history.
+      symmetrize: the exact-symmetry control: average M over each run's partition
+        stabiliser after every update (:func:`stabilizer_averages`); every run's
+        setting then says ``"symmetrized": True``.
 
     Returns:
       A :class:`SweepResult`; each record carries ``stabilizer_order``, the order of
@@ -583,6 +619,10 @@ def perturbation_sweep(
         base, counts, seeds, move, orbit_labels=sym.orbits(refl)
     )
     extra = dict(setting or {})
+    average = None
+    if symmetrize:
+        extra["symmetrized"] = True
+        average, _ = stabilizer_averages(sym, splits)
     settings = [{**extra, **s} for s in settings]
 
     def stabilizer_orders(records, chunk_splits, _result):
@@ -602,6 +642,7 @@ def perturbation_sweep(
         bandwidth=bandwidth,
         ridge=ridge,
         power=power,
+        average=average,
         memory_budget=memory_budget,
         annotate=stabilizer_orders,
         log=log,

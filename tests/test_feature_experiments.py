@@ -67,7 +67,10 @@ def test_orbit_predictions_records_precision_recall_and_the_transfer(ran):
     _, payloads = ran
     payload = payloads["orbit_predictions"]
     orbit_runs = [r for r in payload["runs"] if r["setting"]["part"] == "orbits"]
-    assert len(orbit_runs) == 5 + 1
+    # Both solves (the published code's LU and this package's Cholesky), each 5 + 1 runs.
+    assert len(orbit_runs) == 2 * (5 + 1)
+    assert {r["setting"]["solve"] for r in orbit_runs} == {"paper", "cholesky"}
+    assert payload["config"]["solves"]["paper"]["solver"] == "lu"
     for r in orbit_runs + [r for r in payload["runs"] if r["setting"]["part"] == "transfer"]:
         # The grid predictor rebuilt from alpha and alpha_M is the run's own last one.
         np.testing.assert_allclose(r["test_acc_from_predictions"], r["test_acc"][-1])
@@ -76,9 +79,13 @@ def test_orbit_predictions_records_precision_recall_and_the_transfer(ran):
         else:
             assert r["n_both"] <= min(r["n_predicted"], r["n_correct_test"])
     transfer = [r for r in payload["runs"] if r["setting"]["part"] == "transfer"]
-    assert len(transfer) == 5
-    (row,) = [s for s in payload["summary"] if s["part"] == "transfer"]
-    assert row["ridge"] == 1e-8 and row["same_reflection_test_acc"] == 0.0
+    assert len(transfer) == 2 * 5
+    rows = [s for s in payload["summary"] if s["part"] == "transfer"]
+    assert [row["solve"] for row in rows] == ["paper", "cholesky"]
+    for row in rows:
+        assert row["ridge"] == 1e-8 and row["same_reflection_test_acc"] == 0.0
+    for row in [s for s in payload["summary"] if s["part"] == "orbits"]:
+        assert row["residual_max"] is not None and row["residual_max"] >= 0
     # With M0 from sr^m != s the test points Fix(s) are all predicted (sr^m moves them).
     assert all(r["n_predicted"] == 5 for r in transfer if r["setting"]["M0"] != "sr^0")
 

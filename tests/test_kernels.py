@@ -86,3 +86,26 @@ def test_unknown_kernel_is_rejected():
     with pytest.raises(InvalidArgument) as err:
         kernels.get_kernel("cauchy")
     assert err.value.argument == "kernel"
+
+
+def test_distance_conventions_differ_only_below_the_tolerance(getkey):
+    """ "nonnegative" keeps tiny positive distances that "tolerance" zeroes, clamps the
+    negative round-off the same way, and agrees everywhere else."""
+    inner = kernels.InnerProducts(
+        cross=jnp.array([[1.0, 1.0 - 1e-15, 0.5, 1.0 + 1e-15, 1.0 - 1e-12]]),
+        norms1=jnp.array([1.0]),
+        norms2=jnp.array([1.0, 1.0, 1.0, 1.0, 1.0]),
+    )
+    tolerant = np.asarray(kernels.squared_distances(inner, "tolerance"))
+    clamped = np.asarray(kernels.squared_distances(inner, "nonnegative"))
+    raw = 2.0 - 2 * np.asarray(inner.cross)
+    np.testing.assert_array_equal(clamped, np.maximum(raw, 0.0))
+    assert tolerant[0, 0] == clamped[0, 0] == 0.0
+    assert tolerant[0, 1] == 0.0 < clamped[0, 1] < 1e-14  # a residue: kept only by one
+    assert tolerant[0, 2] == clamped[0, 2] == 1.0
+    assert tolerant[0, 3] == clamped[0, 3] == 0.0  # negative: 0 either way
+    assert clamped[0, 4] > 0 and tolerant[0, 4] == clamped[0, 4]  # above the tolerance
+    assert (tolerant <= clamped).all()
+    with pytest.raises(InvalidArgument) as err:
+        kernels.squared_distances(inner, "absolute")
+    assert err.value.argument == "distances"

@@ -66,17 +66,28 @@ def test_nfa_correlations_match_numpy(getkey):
     np.testing.assert_allclose(root @ root, g, rtol=1e-10, atol=1e-10)
     off = ~np.eye(6, dtype=bool)
     nfm_, root_, g_ = (np.asarray(m) for m in (nfm, root, g))
-    expected = [
-        np.corrcoef(nfm_.ravel(), root_.ravel())[0, 1],
-        np.corrcoef(nfm_[off], root_[off])[0, 1],
-        np.corrcoef(nfm_.ravel(), g_.ravel())[0, 1],
-        np.corrcoef(nfm_[off], g_[off])[0, 1],
-    ]
-    np.testing.assert_allclose(network.nfa_correlations(nfm, g), expected, rtol=1e-10)
+
+    def zero_diagonal(m):
+        return (m - np.diag(np.diag(m))).ravel()  # as the predecessor's code: all entries kept
+
+    expected = network.NFACorrelations(
+        nfa=np.corrcoef(nfm_.ravel(), root_.ravel())[0, 1],
+        nfa_off_diagonal=np.corrcoef(nfm_[off], root_[off])[0, 1],
+        nfa_no_diagonal=np.corrcoef(zero_diagonal(nfm_), zero_diagonal(root_))[0, 1],
+        nfa_power1=np.corrcoef(nfm_.ravel(), g_.ravel())[0, 1],
+        nfa_power1_off_diagonal=np.corrcoef(nfm_[off], g_[off])[0, 1],
+        nfa_power1_no_diagonal=np.corrcoef(zero_diagonal(nfm_), zero_diagonal(g_))[0, 1],
+    )
+    got = network.nfa_correlations(nfm, g)
+    for name in network.NFACorrelations._fields:
+        np.testing.assert_allclose(getattr(got, name), getattr(expected, name), rtol=1e-10)
+    # Zeroing the diagonal but keeping its entries is not dropping them.
+    assert abs(got.nfa_no_diagonal - got.nfa_off_diagonal) > 1e-6
 
 
-def _reference_train(task, config, key, part):
-    """The same training written as Python loops (one minibatch at a time)."""
+def _reference_train(task, config, key, part, b1=0.9, b2=0.999):
+    """The same training written as Python loops (one minibatch at a time), with a
+    hand-built ``optax.adamw`` of betas ``(b1, b2)``."""
     x_all = jnp.asarray(task.inputs())
     y_all = jnp.asarray(task.targets())
     capacity = part.train_idx.shape[0]
@@ -84,7 +95,7 @@ def _reference_train(task, config, key, part):
     n_valid = int(np.sum(part.train_valid))
     init_key, key = jax.random.split(key)
     params = network.init_params(init_key, task.n, config.width, config.init_scale, jnp.float64)
-    opt = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
+    opt = optax.adamw(config.learning_rate, b1=b1, b2=b2, weight_decay=config.weight_decay)
     state = opt.init(params)
 
     def loss(p, x, y):
@@ -130,9 +141,26 @@ def test_scan_matches_python_loop_and_features_match_final_params(task, train):
     x_train = jnp.asarray(task.inputs())[part.train_idx]
     np.testing.assert_allclose(f.agop[-1], network.agop(params, x_train, part.train_valid))
     np.testing.assert_allclose(f.nfm[-1], params.w1.T @ params.w1, rtol=1e-12)
-    np.testing.assert_allclose(
-        f.nfa[-1], network.nfa_correlations(f.nfm[-1], f.agop[-1])[0], rtol=1e-12
-    )
+    corr = network.nfa_correlations(f.nfm[-1], f.agop[-1])
+    for name in network.NFACorrelations._fields:
+        np.testing.assert_allclose(getattr(f, name)[-1], getattr(corr, name), rtol=1e-12)
+
+
+def test_adamw_betas_reach_optax(task, train):
+    """Betas (0.8, 0.98) train differently from the defaults, and exactly as a hand-built
+    ``optax.adamw(b1=0.8, b2=0.98)`` does."""
+    part = jax.tree.map(lambda x: x[0], _partitions(task, [0], N_TRAIN))
+    key = jax.random.PRNGKey(3)
+    config = SMALL._replace(b1=0.8, b2=0.98)
+    result = jax.jit(network.make_train(task, config))(key, part)
+    default = train(key, part)
+    assert not np.allclose(result.params.w1, default.params.w1, rtol=1e-6, atol=0)
+    params, _ = _reference_train(task, SMALL, key, part, b1=0.8, b2=0.98)
+    np.testing.assert_allclose(result.params.w1, params.w1, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(result.params.w2, params.w2, rtol=1e-9, atol=1e-12)
+    # b2 left at its default would miss the reference by far more than 1e-9.
+    other, _ = _reference_train(task, SMALL, key, part, b1=0.8, b2=0.999)
+    assert not np.allclose(other.w1, params.w1, rtol=1e-9, atol=1e-12)
 
 
 def test_vmapped_batch_matches_single_runs(task, train):
@@ -194,6 +222,8 @@ def test_config_errors_are_one_line_and_name_the_field():
         "learning_rate": dict(learning_rate=float("nan")),
         "weight_decay": dict(weight_decay=-1.0),
         "dtype": dict(dtype="float16"),
+        "b1": dict(b1=1.0),
+        "b2": dict(b2=-0.1),
     }
     for name, fields in cases.items():
         with pytest.raises(InvalidArgument, match=f"^{name}: ") as info:
@@ -233,6 +263,8 @@ def test_misuse_fails_clearly(task):
         ("network_grokking", ["--epochs", "0"], "epochs"),
         ("network_grokking", ["--epochs", "10", "--measure-every", "3"], "measure_every"),
         ("network_grokking", ["--width", "0"], "width"),
+        ("network_grokking", ["--setups", "theirs"], "setups"),
+        ("network_grokking", ["--setups", "ours", "ours"], "setups"),
         ("network_trap", ["--p", "1"], "p"),
         ("network_trap", ["--reflection", "9"], "reflection"),
         ("network_trap", ["--points", "0", "400"], "points"),
@@ -300,3 +332,64 @@ def test_network_trap_end_to_end(tmp_path):
     papers = [c["paper"] for c in payload["paper_comparison"]]
     assert papers == [None, None, None, 0.0, None, None]
     assert (tmp_path / "trap.png").exists()
+
+
+def test_network_grokking_setups_resolve_before_compute():
+    """Both set-ups by default, at paper size and --quick; --setups picks, --width
+    overrides every set-up's width; the shared flags reach every set-up's config."""
+    from experiments import network_grokking as ng
+
+    both = [("ours", 1024, 0.9, 0.999), ("predecessor", 256, 0.9, 0.98)]
+    for argv in ([], ["--quick"]):
+        options = ng.options_from_args(ng.parse_args(argv))
+        assert [tuple(s) for s in options.setups] == both
+        configs = [options.config_for(s) for s in options.setups]
+        assert [(c.width, c.b1, c.b2) for c in configs] == [s[1:] for s in both]
+        assert {c._replace(width=0, b1=0, b2=0) for c in configs} == {
+            options.config._replace(width=0, b1=0, b2=0)
+        }
+    argv = ["--setups", "predecessor", "--width", "64", "--lr", "0.01", "--p", "7"]
+    options = ng.options_from_args(ng.parse_args(argv))
+    assert [tuple(s) for s in options.setups] == [("predecessor", 64, 0.9, 0.98)]
+    config = options.config_for(options.setups[0])
+    assert (config.width, config.b2, config.learning_rate) == (64, 0.98, 0.01)
+
+
+def test_network_grokking_records_both_setups(tmp_path):
+    """Smallest size: each run, row, comparison and the config name the set-up it used
+    (width, betas); the betas change the training; the paper's value sits beside the
+    all-entries and the zeroed-diagonal NFA correlations."""
+    from experiments import network_grokking as ng
+
+    argv = ["--p", "5", "--seeds", "1", "--epochs", "1", "--batch", "4", "--width", "8"]
+    payload = ng.main([*argv, "--ops", "x+y", "--out", str(tmp_path)])
+    setups = [
+        {"name": "ours", "width": 8, "b1": 0.9, "b2": 0.999},
+        {"name": "predecessor", "width": 8, "b1": 0.9, "b2": 0.98},
+    ]
+    assert payload["config"]["setups"] == setups
+    assert "width" not in payload["config"]["network"]
+    runs, rows = payload["runs"], payload["summary"]
+    assert [r["setup"] for r in runs] == setups
+    assert [r["setting"]["setup"] for r in runs] == ["ours", "predecessor"]
+    assert runs[0]["train_mse"][-1] != runs[1]["train_mse"][-1]  # betas (0.9, 0.98) reached
+    for run, row in zip(runs, rows, strict=True):
+        setup = run["setup"]
+        assert (row["setup"], row["width"], row["b2"]) == (setup["name"], 8, setup["b2"])
+        assert len(run["nfa_no_diagonal"]) == len(run["feature_epochs"]) == 2
+        assert row["nfa_no_diagonal_mean"] == run["nfa_no_diagonal"][-1]
+        assert row["nfa_paper"] is None  # not at the paper's p = 61
+    entries = payload["paper_comparison"]
+    assert len(entries) == 6
+    assert all(
+        "predecessor set-up (width 8, AdamW betas (0.9, 0.98))" in e["setting"] for e in entries[3:]
+    )
+    entries = ng.comparisons({**rows[1], "nfa_paper": 0.955})
+    assert [e["paper"] for e in entries] == [1.0, 0.955, 0.955]
+    assert (
+        "all entries" in entries[1]["quantity"] and "diagonals set to 0" in entries[2]["quantity"]
+    )
+    assert entries[1]["measured_mean"] == rows[1]["nfa_mean"]
+    assert entries[2]["measured_mean"] == rows[1]["nfa_no_diagonal_mean"]
+    assert entries[2]["measured_seeds"] == [runs[1]["nfa_no_diagonal"][-1]]
+    assert (tmp_path / "curves.png").exists() and (tmp_path / "matrices.png").exists()

@@ -18,17 +18,33 @@ def relerr(a, b):
     return float(np.linalg.norm(np.asarray(a) - np.asarray(b)) / np.linalg.norm(np.asarray(b)))
 
 
-def reference_loop(task, split, kernel, iterations, bandwidth=2.5, ridge=0.0, power=0.5):
-    """RFM written plainly: dense inputs, numpy solve, jacfwd AGOP, numpy eigh."""
+def reference_loop(
+    task,
+    split,
+    kernel,
+    iterations,
+    bandwidth=2.5,
+    ridge=0.0,
+    power=0.5,
+    distances="tolerance",
+    average=None,
+):
+    """RFM written plainly: dense inputs, numpy solve (LU), jacfwd AGOP, numpy eigh;
+    ``average``: coordinate permutations to average M over after each update."""
     X, Y, labels = task.inputs(), task.targets(), task.labels
     tr = np.nonzero(np.asarray(split.train))[0]
     te = np.nonzero(np.asarray(split.test))[0]
     M = np.eye(2 * task.n)
     curves = {"train_acc": [], "test_acc": [], "train_mse": [], "test_mse": []}
+
+    def gram(A, B, M):
+        inner = kernels.dense_inner(jnp.asarray(A), jnp.asarray(B), jnp.asarray(M))
+        return np.asarray(kernels.KERNELS[kernel].parts(inner, bandwidth, distances).K)
+
     for _ in range(iterations):
-        K_tr = np.asarray(kernels.kernel_matrix(kernel, X[tr], X[tr], M, bandwidth))
+        K_tr = gram(X[tr], X[tr], M)
         alpha = np.linalg.solve(K_tr + ridge * np.eye(tr.size), Y[tr])
-        K_te = np.asarray(kernels.kernel_matrix(kernel, X[te], X[tr], M, bandwidth))
+        K_te = gram(X[te], X[tr], M)
         for name, pred, idx in (("train", K_tr @ alpha, tr), ("test", K_te @ alpha, te)):
             curves[f"{name}_acc"].append(np.mean(pred.argmax(1) == labels[idx]))
             curves[f"{name}_mse"].append(np.mean((pred - Y[idx]) ** 2))
@@ -39,6 +55,8 @@ def reference_loop(task, split, kernel, iterations, bandwidth=2.5, ridge=0.0, po
         )
         w, V = np.linalg.eigh((G + G.T) / 2)
         M = (V * np.clip(w, 0, None) ** power) @ V.T
+        if average is not None:
+            M = np.mean([M[np.ix_(perm, perm)] for perm in average], axis=0)
     return curves, M
 
 
@@ -173,7 +191,9 @@ def test_bad_configuration_is_rejected_before_compute():
         (rfm.RFMConfig(iterations=0), "iters"),
         (rfm.RFMConfig(agop="magic"), "agop"),
         (rfm.RFMConfig(save_every=-1), "save_every"),
-        (rfm.RFMConfig(solver="lu"), "solver"),
+        (rfm.RFMConfig(solver="qr"), "solver"),
+        (rfm.RFMConfig(distances="clamped"), "distances"),
+        (rfm.RFMConfig(residual_limit=0.0), "residual_limit"),
     ):
         with pytest.raises(InvalidArgument) as err:
             rfm.make_rfm(task, config)
@@ -202,3 +222,126 @@ def test_a_misshapen_spec_fails_before_tracing_the_run():
         run(one._replace(M0=jnp.eye(8)))  # M0 of another task
     with pytest.raises(AssertionError):
         run(one._replace(partition=one.partition._replace(train_valid=one.partition.train_idx)))
+
+
+def test_paper_solve_matches_python_loop(getkey):
+    """The published code's solve (LU, distances clamped only below zero) inside the scan
+    against the plain loop with the same conventions."""
+    task = tasks.make_task("x+y", p=7)
+    split, part = random_partition(task, getkey(), 0.5)
+    config = rfm.RFMConfig(kernel="gaussian", iterations=4, **rfm.PAPER_SOLVE)
+    result = rfm.make_rfm(task, config)(rfm.make_spec(task, part))
+    curves, M = reference_loop(task, split, "gaussian", 4, distances="nonnegative")
+    assert relerr(result.M, M) < 1e-7
+    for name, values in curves.items():
+        np.testing.assert_allclose(getattr(result.metrics, name), values, atol=1e-9)
+
+
+def test_lu_solves_where_cholesky_breaks_down():
+    """x+y mod 13 with M0 nearly annihilating the differences of Fix(s)'s points: at ridge
+    0 the kernel matrix is numerically indefinite, Cholesky fails, LU solves."""
+    task = tasks.make_task("x+y", p=13)
+    sym = symmetry.symmetry_group(task)
+    base = partition.degenerate_split(sym, [sym.reflection(0)])
+    M_k = rfm.run_batch(
+        task,
+        rfm.RFMConfig(iterations=20),
+        rfm.make_spec(task, partition.to_partitions(partition.stack([base]))),
+    ).M
+    splits = partition.fraction_splits(task.n_points, 0.5, np.arange(6))
+    spec = rfm.make_spec(task, partition.to_partitions(splits), M0=M_k[0])
+    ok = {}
+    for name, fields in {
+        "cholesky": {},
+        "lu": {"solver": "lu", "residual_limit": float("inf")},
+    }.items():
+        out = rfm.run_batch(task, rfm.RFMConfig(iterations=1, **fields), spec)
+        ok[name] = np.asarray(out.metrics.solve_ok[:, 0])
+        finite = np.isfinite(np.asarray(out.alpha)).all(axis=(1, 2))
+        assert (finite == ok[name]).all() or name == "cholesky"
+    assert not ok["cholesky"].all(), "expected Cholesky to break down on some splits"
+    assert ok["lu"].all()
+
+
+def test_residual_limit_decides_what_counts_as_solved(getkey):
+    """A solve that leaves a residual above the limit is a failure (its accuracies NaN);
+    with an infinite limit only non-finite coefficients are."""
+    task = tasks.make_task("x+y", p=7)
+    split, part = random_partition(task, getkey(), 0.5)
+    spec = rfm.make_spec(task, part)
+    strict = rfm.make_rfm(task, rfm.RFMConfig(iterations=3, residual_limit=1e-300))(spec)
+    loose = rfm.make_rfm(task, rfm.RFMConfig(iterations=3, residual_limit=float("inf")))(spec)
+    plain = rfm.make_rfm(task, rfm.RFMConfig(iterations=3))(spec)
+    assert not np.asarray(strict.metrics.solve_ok).any()
+    assert np.isnan(np.asarray(strict.metrics.test_acc)).all()
+    assert np.asarray(loose.metrics.solve_ok).all() and np.asarray(plain.metrics.solve_ok).all()
+    np.testing.assert_array_equal(loose.metrics.test_acc, plain.metrics.test_acc)
+    assert (np.asarray(plain.metrics.residual) > 0).all()
+
+
+def _symmetric_trap(p=8):
+    task = tasks.make_task("x+y", p=p)
+    sym = symmetry.symmetry_group(task)
+    refl, _ = symmetry.subgroup_reflections(task, [p // 2])
+    base = partition.degenerate_split(sym, symmetry.reflections(sym, refl))
+    return task, sym, partition.stack([base, base])
+
+
+def test_stabiliser_average_matches_python_loop():
+    """The exact-symmetry control inside the scan against the plain loop that averages
+    M over the same permutations after each update."""
+    task, sym, splits = _symmetric_trap()
+    average, orders = sweep.stabilizer_averages(sym, splits)
+    assert (orders == 8).all()  # <r^4, s> and what else keeps Fix of its reflections
+    spec = rfm.make_spec(task, partition.to_partitions(splits), average=average)
+    result = rfm.run_batch(task, rfm.RFMConfig(iterations=4), spec)
+    split0 = jax.tree.map(lambda x: x[0], splits)
+    perms = average.perms[0][average.weights[0] > 0]
+    curves, M = reference_loop(task, split0, "gaussian", 4, average=perms)
+    assert relerr(result.M[0], M) < 1e-7
+    np.testing.assert_allclose(result.metrics.test_acc[0], curves["test_acc"], atol=1e-12)
+
+
+def test_stabiliser_average_is_the_projection_onto_invariant_matrices(getkey):
+    task, sym, splits = _symmetric_trap()
+    average, _ = sweep.stabilizer_averages(sym, splits)
+    one = rfm.SymmetryAverage(jnp.asarray(average.perms[0]), jnp.asarray(average.weights[0]))
+    A = jax.random.normal(getkey(), (2 * task.n, 2 * task.n))
+    P = rfm.average_over(A, one)
+    np.testing.assert_allclose(rfm.average_over(P, one), P, atol=1e-14)  # idempotent
+    for perm in np.asarray(one.perms):  # invariant under every element
+        np.testing.assert_allclose(P[np.ix_(perm, perm)], P, atol=1e-14)
+    assert float(jnp.abs(P - A).max()) > 0.1  # it did something
+
+
+def test_stabiliser_average_keeps_the_symmetry_exactly_and_changes_only_round_off():
+    """On a symmetric partition the plain run's M drifts off the stabiliser's symmetry by
+    round-off; the controlled run stays on it, and the two differ by that round-off."""
+    task, sym, splits = _symmetric_trap(16)
+    average, _ = sweep.stabilizer_averages(sym, splits)
+    parts = partition.to_partitions(splits)
+    config = rfm.RFMConfig(iterations=30)
+    plain = rfm.run_batch(task, config, rfm.make_spec(task, parts))
+    kept = rfm.run_batch(task, config, rfm.make_spec(task, parts, average=average))
+    one = rfm.SymmetryAverage(jnp.asarray(average.perms[0]), jnp.asarray(average.weights[0]))
+
+    def asymmetry(M):
+        return float(jnp.abs(rfm.average_over(M, one) - M).max() / jnp.abs(M).max())
+
+    assert asymmetry(kept.M[0]) < 1e-14
+    assert asymmetry(plain.M[0]) > 100 * asymmetry(kept.M[0])
+    assert relerr(plain.M[0], kept.M[0]) < 1e-4
+
+
+def test_a_malformed_average_is_refused():
+    task, sym, splits = _symmetric_trap()
+    average, _ = sweep.stabilizer_averages(sym, splits)
+    parts = partition.to_partitions(splits)
+    for bad in (
+        rfm.SymmetryAverage(average.perms[:1], average.weights[:1]),
+        rfm.SymmetryAverage(average.perms + 100, average.weights),
+        rfm.SymmetryAverage(average.perms, 2 * average.weights),
+    ):
+        with pytest.raises(InvalidArgument) as err:
+            rfm.make_spec(task, parts, average=bad)
+        assert err.value.argument == "average"

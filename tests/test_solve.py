@@ -121,4 +121,30 @@ def test_lapack_solver_hands_the_system_over_without_copies(getkey):
 
 def test_unknown_solver_is_refused(getkey):
     with pytest.raises(InvalidArgument, match="solver"):
-        solve(jnp.eye(3), jnp.ones((3, 1)), jnp.ones(3, bool), solver="lu")
+        solve(jnp.eye(3), jnp.ones((3, 1)), jnp.ones(3, bool), solver="qr")
+
+
+def test_lu_solver_solves_an_indefinite_system_cholesky_cannot(getkey):
+    """A symmetric indefinite system: the Cholesky solvers report failure (NaN), the
+    general solve matches numpy's."""
+    Q, _ = jnp.linalg.qr(jax.random.normal(getkey(), (8, 8)))
+    A = (Q * jnp.array([3.0, 2.0, 1.0, 0.5, 0.25, -0.1, 1.5, 0.7])[None, :]) @ Q.T
+    Y = jax.random.normal(getkey(), (8, 2))
+    valid = jnp.ones(8, bool)
+    alpha, ok, _ = solve(A, Y, valid, 0.0, solver="lu")
+    assert bool(ok)
+    np.testing.assert_allclose(alpha, np.linalg.solve(np.asarray(A), np.asarray(Y)), rtol=1e-10)
+    for solver in ("lapack", "reference"):
+        _, ok, _ = solve(A, Y, valid, 0.0, solver=solver)
+        assert not bool(ok)
+
+
+def test_lu_solver_on_a_padded_system_equals_the_direct_solve(getkey):
+    K = gram(getkey(), 12)
+    Y = jax.random.normal(getkey(), (12, 3))
+    valid = jnp.asarray(np.arange(12) % 3 != 0)
+    idx = np.flatnonzero(np.asarray(valid))
+    alpha, ok, _ = solve(K, Y, valid, 0.0, solver="lu")
+    expected = np.linalg.solve(np.asarray(K)[np.ix_(idx, idx)], np.asarray(Y)[idx])
+    np.testing.assert_allclose(np.asarray(alpha)[idx], expected, rtol=1e-9, atol=1e-11)
+    assert bool(ok) and np.all(np.asarray(alpha)[~np.asarray(valid)] == 0.0)

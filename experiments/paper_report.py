@@ -1,0 +1,492 @@
+"""The reproduction report: every number of arXiv 2604.00316 a module compares with, beside
+the measured one, with a verdict, generated from the ``results.json`` files alone.
+
+    python -m experiments.paper_report --results results   # writes results/REPORT.md
+
+``python -m experiments.summary`` (the last step of ``make paper``) writes it too, beside
+``SUMMARY.md``. The report holds: whether every result present comes from one clean,
+paper-sized commit (the provenance check); an index of the modules of ``make paper``
+(run or not, commit, date, quick or not, wall time, verdict counts); the verdict rules
+(:func:`grokrfm.report.verdict`, quoted from its docstring); then per module every
+``paper_comparison`` entry (paper value, median, mean ± std, per-seed values, the seeds'
+split, failed runs, verdict and reason) and the claims its payload carries in other shapes
+(the stabiliser confusion tables, Finding 4.1's exact orbit matches, the computed symmetry
+groups), or, for a module without a paper comparison, its summary rows. Every number is
+written by :func:`grokrfm.report.number` from the JSON value, and nothing depends on the
+time or place of generation, so the committed report can be regenerated and compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+from grokrfm import cli, report, results
+from grokrfm.errors import InvalidArgument
+from grokrfm.report import number
+
+# The modules of `make paper` (the Makefile's PAPER_EXPERIMENTS, then BEYOND_EXPERIMENTS).
+PAPER_MODULES = (
+    "table1",
+    "fig1",
+    "pairs_never_help",
+    "fixed_points",
+    "other_groups",
+    "dihedral_subgroups",
+    "stabilizer",
+    "features_degenerate",
+    "features_random",
+    "features_subgroups",
+    "orbit_predictions",
+)
+BEYOND_MODULES = (
+    "network_grokking",
+    "network_trap",
+    "emergence",
+    "groups_random",
+    "groups_summary",
+)
+MODULES = PAPER_MODULES + BEYOND_MODULES
+
+REPORT = "REPORT.md"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.paper_report", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--results", default="results", help="folder of result folders")
+    return parser.parse_args(argv)
+
+
+def read_results(root: Path) -> dict[str, dict | str]:
+    """``{folder name: payload}`` for every ``root/<name>/results.json``; a file that
+    cannot be read or parsed maps to the error's text (reported, not fatal)."""
+    found: dict[str, dict | str] = {}
+    for path in sorted(Path(root).glob("*/results.json")):
+        try:
+            payload = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            found[path.parent.name] = f"unreadable: {err}"
+            continue
+        if not isinstance(payload, dict):
+            payload = f"unreadable: expected a JSON object, got {type(payload).__name__}"
+        found[path.parent.name] = payload
+    return found
+
+
+def cell(value) -> str:
+    """Text for a markdown table cell: a pipe or a line break would break the row."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def table(header: list[str], rows: list[list]) -> list[str]:
+    """A markdown table's lines."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+
+
+# --- one paper_comparison entry -----------------------------------------------------------
+
+
+def comparison_cells(entry: dict) -> dict[str, str]:
+    """The report's cells of one ``paper_comparison`` entry, each from its JSON value
+    (a test recomputes them): paper value, median, mean ± std, per-seed values, the
+    seeds' split, seeds (and failed runs), verdict and reason."""
+    median, mean, std = (entry.get(k) for k in ("measured_median", "measured_mean", "measured_std"))
+    values, per_seed = report.entry_values(entry)
+    seeds = entry.get("measured_seeds") if per_seed else None
+    split = report.split_text(report.seed_split(values)) if per_seed else None
+    runs = "–" if entry.get("seeds") is None else number(entry["seeds"], "")
+    if entry.get("failed_runs"):
+        runs += f" ({number(entry['failed_runs'], '')} failed)"
+    judged = report.judge(entry)
+    return {
+        "setting": str(entry.get("setting", "")),
+        "quantity": str(entry.get("quantity", "")),
+        "paper": report.paper_claim(entry.get("paper")).text,
+        "median": number(median if per_seed else None),
+        "mean ± std": number(mean) + ("" if None in (mean, std) else f" ± {number(std, 'pp')}"),
+        "per seed": ", ".join("failed" if v is None else number(v) for v in seeds or []) or "–",
+        "seeds split": split or "–",
+        "seeds": runs,
+        "verdict": judged.verdict,
+        "reason": judged.reason,
+        "note": str(entry.get("note") or ""),
+    }
+
+
+COMPARISON_COLUMNS = (
+    "setting",
+    "quantity",
+    "paper",
+    "verdict",
+    "median",
+    "mean ± std",
+    "per seed",
+    "seeds split",
+    "seeds",
+    "reason",
+    "note",
+)
+
+
+# --- claims in other shapes ------------------------------------------------------------------
+
+
+def claim_row(claim: str, paper, measured: str, indicators: list[float], what: str) -> dict:
+    """A claim a payload carries outside ``paper_comparison``, judged by the same rules
+    (:func:`grokrfm.report.verdict`) on per-item values (1.0 / 0.0 for yes / no)."""
+    judged = report.verdict(paper, indicators, per_seed=True, what=what)
+    return {
+        "claim": claim,
+        "paper": report.paper_claim(paper).text,
+        "measured": measured,
+        "verdict": judged.verdict,
+        "reason": judged.reason,
+    }
+
+
+def stabilizer_claims(payload: dict) -> tuple[list[dict], list[str]]:
+    """Finding 3.1 from the stabiliser experiment's confusion tables: partitions whose
+    stabiliser H is non-trivial never generalise (paper: 0), those with H trivial
+    generalise; both on all partitions and on those with a large training fraction."""
+    config = payload.get("config") or {}
+    threshold = config.get("threshold")
+    confusion = (payload.get("confusion") or {}).get("h_trivial") or {}
+    subsets = {"all": "all partitions"}
+    if config.get("high_fraction") is not None:
+        subsets["high_fraction"] = f"train fraction ≥ {number(config['high_fraction'])}"
+    rows = []
+    for key, label in subsets.items():
+        t = confusion.get(key)
+        if not t:
+            continue
+        symmetric = t["generalises_against_prediction"] + t["fails_as_predicted"]
+        broken = t["generalises_as_predicted"] + t["fails_against_prediction"]
+        gen_sym, gen_broken = t["generalises_against_prediction"], t["generalises_as_predicted"]
+        what = f"generalises: final test acc ≥ {number(threshold)}"
+        rows.append(
+            claim_row(
+                f"{label}, H non-trivial: partitions that generalise ({what})",
+                0.0,
+                f"{number(gen_sym, '')} of {number(symmetric, '')}",
+                [1.0] * gen_sym + [0.0] * (symmetric - gen_sym),
+                "partitions",
+            )
+        )
+        rows.append(
+            claim_row(
+                f"{label}, H trivial: partitions that generalise ({what})",
+                "generalises",
+                f"{number(gen_broken, '')} of {number(broken, '')}",
+                [1.0] * gen_broken + [0.0] * (broken - gen_broken),
+                "partitions",
+            )
+        )
+    lines = []
+    tables = payload.get("confusion") or {}
+    if tables:
+        body = []
+        for prediction, by_subset in tables.items():
+            for key, t in by_subset.items():
+                body.append(
+                    [
+                        prediction,
+                        subsets.get(key, key),
+                        number(t["generalises_as_predicted"], ""),
+                        number(t["fails_against_prediction"], ""),
+                        number(t["generalises_against_prediction"], ""),
+                        number(t["fails_as_predicted"], ""),
+                        number(t.get("prediction_accuracy")),
+                    ]
+                )
+        header = [
+            "prediction",
+            "partitions",
+            "predicted to generalise: generalised",
+            "predicted to generalise: failed",
+            "predicted to fail: generalised",
+            "predicted to fail: failed",
+            "predicted right",
+        ]
+        lines += ["Confusion tables (counts of partitions):", "", *table(header, body), ""]
+    degenerate = payload.get("degenerate_stabilizers") or {}
+    for op, found in degenerate.items():
+        orders = Counter(r["order"] for r in found)
+        shown = ", ".join(
+            f"{number(o, '')} ({number(n, '')} reflections)" for o, n in sorted(orders.items())
+        )
+        lines.append(f"- degenerate partitions of {op}: stabiliser orders {shown}")
+    if degenerate:
+        lines.append("")
+    return rows, lines
+
+
+def orbit_claims(payload: dict) -> tuple[list[dict], list[str]]:
+    """Finding 4.1 run by run: the predicted set T equals the correctly classified test
+    points C exactly (paper: 100% precision and recall, so every run), per setting (task,
+    solve, ridge, ...: every field but the run's M0), over the runs started from a
+    learned M0 whose solve succeeded."""
+    groups: dict[tuple, list[float]] = {}
+    for r in payload.get("runs") or []:
+        s = r.get("setting") or {}
+        if "n_both" not in r or s.get("M0") in (None, "I") or s.get("part") == "transfer":
+            continue
+        if not all(r.get("solve_ok") or [True]):
+            continue
+        key = tuple((k, _value(v)) for k, v in s.items() if k not in ("M0", "part"))
+        exact = r.get("n_both") == r.get("n_predicted") == r.get("n_correct_test")
+        groups.setdefault(key, []).append(1.0 if exact else 0.0)
+    rows = []
+    for key, exact in groups.items():
+        label = ", ".join(v if k == "task" else f"{k} {v}" for k, v in key)
+        rows.append(
+            claim_row(
+                f"{label}: runs with T = C exactly",
+                1.0,
+                f"{number(int(sum(exact)), '')} of {number(len(exact), '')}",
+                exact,
+                "runs",
+            )
+        )
+    return rows, []
+
+
+def groups_summary_claims(payload: dict) -> tuple[list[dict], list[str]]:
+    """The computed label-preserving group against Dih(A) (arXiv 2604.00316, §3, App. A:
+    the symmetry group of these tasks is dihedral), as the payload's ``dihedral`` rows
+    record it: every task's group has Dih(A)'s elements and action."""
+    rows = payload.get("dihedral") or []
+    if not rows:
+        return [], []
+    same = [1.0 if r.get("same_elements") and r.get("same_action") else 0.0 for r in rows]
+    claim = claim_row(
+        "tasks whose computed symmetry group is Dih(A) (same elements, same action)",
+        1.0,
+        f"{number(int(sum(same)), '')} of {number(len(same), '')}",
+        same,
+        "tasks",
+    )
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    body = [[_value(r.get(k)) for k in keys] for r in rows]
+    return [claim], ["Computed symmetry groups against Dih(A):", "", *table(keys, body), ""]
+
+
+EXTRA_CLAIMS = {
+    "stabilizer": stabilizer_claims,
+    "orbit_predictions": orbit_claims,
+    "groups_summary": groups_summary_claims,
+}
+
+
+def _value(v) -> str:
+    """A summary value in a generic table: numbers by :func:`number` (unit-less), short
+    lists joined, anything longer or nested left out."""
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return "–" if v is None else str(v)
+    if isinstance(v, (int, float)):
+        return number(v, "")
+    if isinstance(v, list) and len(v) <= 8 and all(not isinstance(x, (list, dict)) for x in v):
+        return ", ".join(_value(x) for x in v)
+    return "…"
+
+
+def summary_lines(payload: dict, lead: str) -> list[str]:
+    """A module's summary rows after ``lead``, every scalar field a column, as recorded
+    (fractions as fractions, "…" for a long or nested value)."""
+    rows = [r for r in payload.get("summary") or [] if isinstance(r, dict)]
+    if not rows:
+        return [f"{lead} No summary rows recorded.", ""]
+    keys = list(dict.fromkeys(k for r in rows for k in r if not isinstance(r[k], dict)))
+    body = [[_value(r.get(k)) for k in keys] for r in rows]
+    return [
+        f"{lead} Its summary rows as recorded (fractions as fractions, … for a long list):",
+        "",
+        *table(keys, body),
+        "",
+    ]
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def module_verdicts(payload: dict) -> list[str]:
+    """Every verdict one payload's comparisons and other-shape claims get."""
+    out = [report.judge(e).verdict for e in payload.get("paper_comparison") or []]
+    extra = EXTRA_CLAIMS.get(payload.get("experiment", ""))
+    if extra:
+        out += [row["verdict"] for row in extra(payload)[0]]
+    return out
+
+
+def tally(verdicts: list[str]) -> str:
+    """``"3 reproduced, 1 not reproduced, 0 ambiguous, 2 not judged"``."""
+    counts = Counter(verdicts)
+    return ", ".join(f"{number(counts[v], '')} {v}" for v in report.VERDICTS)
+
+
+def module_section(name: str, payload: dict) -> list[str]:
+    """One module's part of the report: provenance, its comparisons with verdicts, its
+    claims in other shapes, or its summary when it has no paper comparison."""
+    source = results.provenance(payload)
+    lines = [
+        f"## {name}",
+        "",
+        f"commit `{source['commit']}`, date {source['date']}, quick run: {source['quick']}, "
+        f"wall time {number(payload.get('process_wall_s'), 's')}",
+        "",
+    ]
+    entries = payload.get("paper_comparison") or []
+    if entries:
+        cells = [comparison_cells(e) for e in entries]
+        lines += table(
+            list(COMPARISON_COLUMNS), [[c[k] for k in COMPARISON_COLUMNS] for c in cells]
+        )
+        lines += [
+            "",
+            "Median, mean and per-seed values are final values in percent; ± is the sample "
+            "standard deviation over seeds (n - 1 in the denominator), in percentage points.",
+            "",
+        ]
+    extra = EXTRA_CLAIMS.get(payload.get("experiment", ""), lambda p: ([], []))
+    claims, extra_lines = extra(payload)
+    if claims:
+        header = ["claim", "paper", "measured", "verdict", "reason"]
+        lines += [
+            "Claims the payload carries in other shapes, judged by the same rules: each "
+            "partition, run or task counts 100% when it does what the claim says of it, "
+            "else 0%; the paper column is the share the paper's claim implies.",
+            "",
+        ]
+        lines += table(header, [[c[k] for k in header] for c in claims]) + [""]
+    lines += extra_lines
+    if not entries:
+        lead = "No `paper_comparison` recorded" + (" beyond the claims above." if claims else ".")
+        lines += summary_lines(payload, lead)
+    return lines
+
+
+def provenance_lines(check: dict, count: int) -> list[str]:
+    """The provenance check's line: one clean, paper-sized commit, or the offenders."""
+    if count == 0:
+        return ["**Provenance check: no results present.**", ""]
+    if check["ok"]:
+        (commit,) = check["commits"]
+        return [
+            f"**Provenance check: passed.** All {number(count, '')} results present carry "
+            f"commit `{commit}`; none is from a modified tree (+dirty) or a --quick run.",
+            "",
+        ]
+    commits = "; ".join(f"`{c}`: {', '.join(names)}" for c, names in check["commits"].items())
+    offenders = "; ".join(f"{name} ({why})" for name, why in check["offenders"])
+    return [
+        f"**Provenance check: FAILED.** Commits: {commits}. Offenders: {offenders}.",
+        "",
+    ]
+
+
+def render(found: dict[str, dict | str]) -> str:
+    """The report's text from ``{folder name: payload or "unreadable: ..."}``
+    (:func:`read_results`): a pure function of the payloads."""
+    present = {n: found[n] for n in MODULES if isinstance(found.get(n), dict)}
+    damaged = [n for n in MODULES if isinstance(found.get(n), str)]
+    check = report.provenance_check(present)
+    for name in damaged:
+        check["offenders"].append((name, "unreadable results.json"))
+        check["ok"] = False
+    index, sections, verdicts = [], [], []
+    for name in MODULES:
+        part = "paper" if name in PAPER_MODULES else "beyond"
+        payload = found.get(name)
+        if payload is None:
+            index.append([name, part, "not run", "", "", "", "", ""])
+            continue
+        if isinstance(payload, str):
+            index.append([name, part, payload, "", "", "", "", ""])
+            continue
+        source = results.provenance(payload)
+        mine = module_verdicts(payload)
+        verdicts += mine
+        index.append(
+            [
+                name,
+                part,
+                "run",
+                source["quick"],
+                source["date"],
+                f"`{source['commit']}`",
+                number(payload.get("process_wall_s"), "s"),
+                tally(mine) if mine else "–",
+            ]
+        )
+        sections += module_section(name, payload)
+    walls = [p.get("process_wall_s") for p in present.values()]
+    total = sum(w for w in walls if w is not None)
+    untimed = sum(w is None for w in walls)
+    others = sorted(n for n in found if n not in MODULES)
+    rules = [f"{rule}" for rule in report.verdict_rules()]
+    text = [
+        "# Reproduction report: arXiv 2604.00316",
+        "",
+        "Generated by `python -m experiments.summary` (or `python -m experiments.paper_report`) "
+        "from the `results.json` files beside this file alone; every number is written by "
+        "`grokrfm.report.number` from the JSON value. Edit nothing here by hand: rerun it.",
+        "",
+        *provenance_lines(check, len(present)),
+        f"**Verdicts:** {tally(verdicts)} ({number(len(verdicts), '')} comparisons in "
+        f"{number(len(present), '')} of {number(len(MODULES), '')} modules).",
+        "",
+        "## Verdict rules",
+        "",
+        "Each comparison is judged from its recorded values by `grokrfm.report.verdict`; "
+        "where an entry records only a mean, the mean stands for the seeds:",
+        "",
+        *rules,
+        "",
+        "## Index",
+        "",
+        *table(
+            ["module", "part", "status", "quick", "date", "commit", "wall time", "verdicts"],
+            index,
+        ),
+        "",
+        f"Total wall time {number(total, 's')} over {number(len(present), '')} of "
+        f"{number(len(MODULES), '')} modules (`process_wall_s`: each module's last process; a "
+        "resumed run does not count the sessions that computed its saved chunks)"
+        + (f"; {number(untimed, '')} present without a recorded wall time" if untimed else "")
+        + ".",
+        "",
+    ]
+    if others:
+        text += [
+            f"Other result folders here, not part of `make paper` (not checked): "
+            f"{', '.join(others)}.",
+            "",
+        ]
+    return "\n".join(text + sections)
+
+
+def write(root: Path) -> tuple[Path, str]:
+    """Render the report of ``root``'s results into ``root/REPORT.md`` atomically."""
+    text = render(read_results(root))
+    out = Path(root) / REPORT
+    with results.atomic_path(out) as tmp:
+        tmp.write_text(text)
+    return out, text
+
+
+@cli.entry_point
+def main(argv=None) -> str:
+    root = Path(parse_args(argv).results)
+    if not root.is_dir():
+        raise InvalidArgument("results", f"{root} is not a folder")
+    out, text = write(root)
+    print(f"wrote {out}")
+    return text
+
+
+if __name__ == "__main__":
+    main()

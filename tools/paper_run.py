@@ -117,9 +117,16 @@ def commit_results(results: Path, name: str, commit: str, wall_s: float) -> None
     paths = [*files_to_commit(results / name)]
     paths += [p for p in (results / "REPORT.md", results / "SUMMARY.md") if p.exists()]
     rel = [str(p.relative_to(ROOT)) for p in paths]
-    git("add", "--force", "--", *rel)
     message = f"results: {name} at paper size from {commit[:7]} ({wall_s:.0f} s)"
-    git("commit", "--quiet", "-m", message, "--", *rel)
+    for attempt in range(10):  # another git command may hold the index for a moment
+        try:
+            git("add", "--force", "--", *rel)
+            git("commit", "--quiet", "-m", message, "--", *rel)
+            break
+        except subprocess.CalledProcessError as err:
+            if attempt == 9:
+                sys.exit(f"error: could not commit {name}'s results: {err.stderr.strip()}")
+            time.sleep(3)
     print(f"committed {', '.join(rel)}")
 
 

@@ -146,6 +146,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    try:
+        git("rev-parse", "--verify", "HEAD")
+    except (OSError, subprocess.CalledProcessError):
+        sys.exit(
+            "error: make paper runs from one git commit and needs a git clone with one; "
+            "without it run each module directly: python -m experiments.<name>"
+        )
     results = (ROOT / args.results).resolve()
     for name in args.modules:
         if not (ROOT / "experiments" / f"{name}.py").is_file():

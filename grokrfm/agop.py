@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from grokrfm import kernels as K_
+from grokrfm.errors import lookup
 
 
 def gradient_outer(g: jax.Array, valid: jax.Array, centre: bool = True) -> jax.Array:
@@ -128,8 +129,12 @@ def grid_pairs(n: int) -> jax.Array:
 AGOP_CHUNK = 512
 
 
+# The two forms of the pairs AGOP (see :func:`agop_pairs_from_grid`).
+PAIRS_METHODS = ("stable", "fast")
+
+
 def agop_pairs_from_grid(
-    W_grid, B, scale, alpha, pairs, M, valid, centre=True, chunk=None
+    W_grid, B, scale, alpha, pairs, M, valid, centre=True, chunk=None, method="stable"
 ) -> tuple[jax.Array, jax.Array]:
     """Closed-form AGOP at one-hot pair inputs, given gradient weights on the whole grid.
 
@@ -138,10 +143,24 @@ def agop_pairs_from_grid(
     With the weights laid out over the n x n grid (rows of ``W_grid``) and alpha
     scattered onto it, each block is one batched matmul over the grid, O(n^2 N c)
     instead of O(N^2 c d). The ``B_jc x_j`` term has two non-zeros per point, so it is
-    subtracted from one entry of each block. The Gram of ``h``, O(N c d^2), is
-    accumulated over chunks of training columns in a ``lax.scan``, so the
-    ``(2n, c, N)`` gradient array is never formed (at p = 61 it would be 0.2 GB) and its
-    symmetric Gram costs three of its four blocks.
+    subtracted from one entry of each block. The Gram of the gradients, O(N c d^2), is
+    accumulated over chunks of training columns in a ``lax.scan``, so the ``(2n, c, N)``
+    gradient array is never formed (at p = 61 it would be 0.2 GB) and the symmetric
+    Gram costs three of its four blocks.
+
+    Two forms, the same in exact arithmetic. The fast one forms the Gram of ``h`` and
+    applies M afterwards, ``M (sum h h^T - total total^T / N) M``, saving the product
+    ``M h``. The stable one applies M to each chunk's ``h`` first, centres the chunk on
+    its own mean and merges the chunks' centred Grams exactly (the pairwise update of
+    Chan, Golub and LeVeque), as the dense and autodiff forms square only the gradients
+    themselves. They part when the coefficients are huge, as at ridge 0 on a nearly
+    singular kernel matrix (a feature matrix that nearly annihilates the differences of
+    some training points, Finding 4.1): ``h`` is then huge exactly along the directions
+    M annihilates, and squaring first leaves round-off of about ``eps |M|^2 |gram|``
+    that swamps the AGOP (at p = 29 it turned Finding 4.1's precision of 1 into 0.04).
+    The engine uses the stable form; it costs about 1.7x the fast one's AGOP time at
+    p = 61 (``make bench``). The fast form is kept as a reference: on ordinary runs the
+    two agree to about 1e-9.
 
     The self-term coefficients ``B = W^T alpha`` are the first block summed over its
     entries (``sum_a u_jc[a]``), so with ``B=None`` they come out of the same
@@ -162,6 +181,9 @@ def agop_pairs_from_grid(
       valid: ``(N,)`` bool.
       centre: centre gradients per class.
       chunk: training columns per scan step (default :data:`AGOP_CHUNK`, capped at N).
+      method: ``"stable"`` (M applied to each chunk first, chunk means merged exactly)
+        or ``"fast"`` (the Gram of h, then M on both sides; exact only while the
+        coefficients are moderate).
 
     Returns:
       ``(agop, B)``: the ``(2n, 2n)`` AGOP and the ``(N, c)`` self-term coefficients it
@@ -191,8 +213,12 @@ def agop_pairs_from_grid(
     begins = jnp.minimum(jnp.arange(steps) * size, N - size)
     columns = begins[:, None] + jnp.arange(size)[None, :]  # (steps, size)
 
-    def accumulate(acc, step):
-        gram11, gram12, gram22, total = acc
+    M11, M12, M21, M22 = M[:n, :n], M[:n, n:], M[n:, :n], M[n:, n:]
+    n_valid = jnp.sum(valid, dtype=dtype)
+    zeros = jnp.zeros((n, n), dtype)
+
+    def gradients(step):
+        """The chunk's ``h`` blocks ``(n, c * size)`` each, its mask and its ``B``."""
         begin = begins[step]
         fresh = (columns[step] >= step * size) & valid[columns[step]]
         Wc = jnp.where(
@@ -209,25 +235,72 @@ def agop_pairs_from_grid(
         h2 = jnp.einsum("abj,abc->bcj", Wc, a3) - jnp.where(rows == ab[1], Bc[None], 0.0)
         f1 = einops.rearrange(h1, "a c j -> a (c j)")
         f2 = einops.rearrange(h2, "b c j -> b (c j)")
-        return (
-            gram11 + f1 @ f1.T,
-            gram12 + f1 @ f2.T,
-            gram22 + f2 @ f2.T,
-            total + jnp.concatenate([h1.sum(axis=2), h2.sum(axis=2)]),
-        ), (Bc if compute_B else None)
+        return f1, f2, fresh, Bc
 
-    zeros = jnp.zeros((n, n), dtype)
-    init = (zeros, zeros, zeros, jnp.zeros((2 * n, c), dtype))
-    (gram11, gram12, gram22, total), parts = jax.lax.scan(accumulate, init, jnp.arange(steps))
+    def fast():
+        """Gram of h, then ``M (gram - total total^T / N) M``."""
+
+        def accumulate(acc, step):
+            gram11, gram12, gram22, total = acc
+            f1, f2, _, Bc = gradients(step)
+            total = total + jnp.concatenate([f1, f2]).reshape(2 * n, c, size).sum(axis=2)
+            return (
+                gram11 + f1 @ f1.T,
+                gram12 + f1 @ f2.T,
+                gram22 + f2 @ f2.T,
+                total,
+            ), (Bc if compute_B else None)
+
+        init = (zeros, zeros, zeros, jnp.zeros((2 * n, c), dtype))
+        (g11, g12, g22, total), parts = jax.lax.scan(accumulate, init, jnp.arange(steps))
+        gram = jnp.block([[g11, g12], [g12.T, g22]])
+        if centre:
+            gram = gram - total @ total.T / jnp.maximum(n_valid, 1.0)
+        return M @ gram @ M, parts
+
+    def stable():
+        """Gram of ``g = M h``, centred per chunk and merged exactly."""
+
+        def accumulate(acc, step):
+            gram11, gram12, gram22, mean, count = acc
+            f1, f2, fresh, Bc = gradients(step)
+            g1 = M11 @ f1 + M12 @ f2  # the gradients (up to scale) g = M h, blockwise
+            g2 = M21 @ f1 + M22 @ f2
+            if centre:
+                # Centre on the chunk's own mean (masked columns stay zero), then merge.
+                k = jnp.sum(fresh, dtype=dtype)
+                g = einops.rearrange(jnp.concatenate([g1, g2]), "d (c j) -> d c j", c=c)
+                local = g.sum(axis=2) / jnp.maximum(k, 1.0)  # masked columns are zero
+                g = jnp.where(fresh[None, None], g - local[:, :, None], 0.0)
+                g = einops.rearrange(g, "d c j -> d (c j)")
+                g1, g2 = g[:n], g[n:]
+                total = count + k
+                delta = local - mean
+                weight = jnp.where(total > 0, count * k / jnp.maximum(total, 1.0), 0.0)
+                shift = weight * (delta @ delta.T)
+                mean = mean + jnp.where(total > 0, delta * k / jnp.maximum(total, 1.0), 0.0)
+                count = total
+            else:
+                shift = jnp.zeros((2 * n, 2 * n), dtype)
+            return (
+                gram11 + g1 @ g1.T + shift[:n, :n],
+                gram12 + g1 @ g2.T + shift[:n, n:],
+                gram22 + g2 @ g2.T + shift[n:, n:],
+                mean,
+                count,
+            ), (Bc if compute_B else None)
+
+        init = (zeros, zeros, zeros, jnp.zeros((2 * n, c), dtype), jnp.zeros((), dtype))
+        (g11, g12, g22, _, _), parts = jax.lax.scan(accumulate, init, jnp.arange(steps))
+        return jnp.block([[g11, g12], [g12.T, g22]]), parts
+
+    lookup(dict.fromkeys(PAIRS_METHODS), method, "method", "pairs AGOP form")
+    agop, parts = (stable if method == "stable" else fast)()
     if compute_B:
         # Columns seen twice (the shifted last chunk) were zeroed the second time.
         parts = einops.rearrange(parts, "s c k -> (s k) c")
         B = jnp.zeros((N, c), dtype).at[columns.reshape(-1)].add(parts)
-    gram = jnp.block([[gram11, gram12], [gram12.T, gram22]])
-    n_valid = jnp.sum(valid, dtype=dtype)
-    if centre:
-        gram = gram - total @ total.T / n_valid
-    return scale**2 * (M @ gram @ M) / n_valid, B
+    return scale**2 * agop / n_valid, B
 
 
 def agop_pairs(kernel, pairs, alpha, M, bandwidth, valid=None, centre=True):

@@ -90,8 +90,9 @@ def test_matrix_power_against_numpy(getkey):
     np.testing.assert_allclose(root @ root, psd, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("method", agop.PAIRS_METHODS)
 @pytest.mark.parametrize("chunk", [1, 3, 5, 7, 14, 100])
-def test_chunked_accumulation_matches_one_chunk(chunk, getkey):
+def test_chunked_accumulation_matches_one_chunk(chunk, method, getkey):
     """Column chunks, including a last chunk that overlaps its predecessor, with padding."""
     n, N, pad = 5, 11, 3
     pairs, M, alpha = setup(getkey(), n, N)
@@ -106,14 +107,53 @@ def test_chunked_accumulation_matches_one_chunk(chunk, getkey):
     W_grid = jnp.where(valid[None, :], parts.W, 0.0)
     B = W_grid[pairs[:, 0] * n + pairs[:, 1]] @ alpha
     got, used = agop.agop_pairs_from_grid(
-        W_grid, B, parts.scale, alpha, pairs, M, valid, chunk=chunk
+        W_grid, B, parts.scale, alpha, pairs, M, valid, chunk=chunk, method=method
     )
     assert relerr(got, ref) < 1e-10
     np.testing.assert_array_equal(used, jnp.where(valid[:, None], B, 0.0))
     # The self-term coefficients computed from the same contraction (B=None), on the
     # unmasked weights: the same AGOP, and B = W^T alpha, the predictions.
     computed, B_computed = agop.agop_pairs_from_grid(
-        parts.W, None, parts.scale, alpha, pairs, M, valid, chunk=chunk
+        parts.W, None, parts.scale, alpha, pairs, M, valid, chunk=chunk, method=method
     )
     assert relerr(computed, ref) < 1e-10
     np.testing.assert_allclose(B_computed, jnp.where(valid[:, None], B, 0.0), atol=1e-12)
+
+
+def test_stable_pairs_form_stays_exact_with_huge_coefficients():
+    """At ridge 0 from an M0 that nearly annihilates the differences of Fix(s)'s points
+    (Finding 4.1), the general solve returns coefficients of size ~1e9 and the gradients
+    are huge along exactly the directions M annihilates. On the same W, alpha and M the
+    stable form agrees with the dense one (which squares M h); the fast form, which
+    squares h before applying M, does not."""
+    from grokrfm import partition, rfm, solve, symmetry, tasks
+
+    task = tasks.make_task("x+y", p=13)
+    sym = symmetry.symmetry_group(task)
+    base = partition.degenerate_split(sym, [sym.reflection(0)])
+    paper = dict(rfm.PAPER_SOLVE, residual_limit=float("inf"))
+    M = rfm.run_batch(
+        task,
+        rfm.RFMConfig(iterations=20, **paper),
+        rfm.make_spec(task, partition.to_partitions(partition.stack([base]))),
+    ).M[0]
+    split = partition.random_split(jax.random.PRNGKey(1), task.n_points, task.n_points // 2)
+    idx = jnp.flatnonzero(split.train)
+    pairs = jnp.asarray(task.pairs, jnp.int32)[idx]
+    valid = jnp.ones(idx.size, bool)
+    parts = kernels.get_kernel("gaussian").parts(
+        kernels.pair_inner(None, pairs, M), 2.5, "nonnegative"
+    )
+    Y = jax.nn.one_hot(jnp.asarray(task.labels)[idx], task.n, dtype=M.dtype)
+    alpha, ok, _ = solve.solve(parts.K[idx], Y, valid, 0.0, solver="lu")
+    assert bool(ok) and float(jnp.abs(alpha).max()) > 1e6  # the regime this is about
+    X = agop.pair_inputs(pairs, task.n, M.dtype)
+    dense = agop.agop_dense("gaussian", X, alpha, M, 2.5, distances="nonnegative")
+    got = {
+        method: agop.agop_pairs_from_grid(
+            parts.W, None, parts.scale, alpha, pairs, M, valid, method=method
+        )[0]
+        for method in agop.PAIRS_METHODS
+    }
+    assert relerr(got["stable"], dense) < 1e-6
+    assert relerr(got["fast"], dense) > 1e-2

@@ -345,4 +345,3 @@ def test_a_malformed_average_is_refused():
         with pytest.raises(InvalidArgument) as err:
             rfm.make_spec(task, parts, average=bad)
         assert err.value.argument == "average"
-

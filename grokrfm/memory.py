@@ -26,7 +26,9 @@ def run_bytes(n: int, train_capacity: int, test_capacity: int, itemsize: int) ->
     N, Nt = train_capacity, test_capacity
     grid = n * n
     chunk = min(N, AGOP_CHUNK)
-    elements = grid * N + 3 * N * N + 3 * grid * chunk + grid * n
+    # The AGOP's chunk: the gradient blocks h, g = M h and the centred copy of g
+    # (each 2n x c x chunk with c = n) beside the kernel's grid rows.
+    elements = grid * N + 3 * N * N + 8 * grid * chunk + grid * n
     elements += 2 * (N + Nt) * n + 8 * (2 * n) ** 2
     return int(itemsize * elements)
 

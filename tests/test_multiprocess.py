@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grokrfm import distribute
@@ -86,7 +87,13 @@ def test_two_processes_give_one_processs_records_and_resume(tmp_path):
     runs_one = json.loads((tmp_path / "one" / "results.json").read_text())["runs"]
     runs_two = json.loads((tmp_path / "two" / "results.json").read_text())["runs"]
     assert len(runs_one) == len(runs_two) == 5
-    assert runs_two == runs_one  # every curve of every run, to the last bit
+    # The same runs: settings, sizes, accuracies and solve flags exactly; the float curves
+    # to round-off (the sharded compile of the AGOP sums in another order, ~1e-14).
+    for a, b in zip(runs_one, runs_two, strict=True):
+        exact = ("setting", "seed", "n_train", "n_test", "train_acc", "test_acc", "solve_ok")
+        assert {k: a[k] for k in exact} == {k: b[k] for k in exact}
+        for key in ("train_mse", "test_mse", "residual", "jitter"):
+            np.testing.assert_allclose(b[key], a[key], rtol=1e-10, atol=1e-25)
     # Three chunks, dealt round the processes: 0, 1, 0; one process only writes chunk 1.
     assert chunk_writers(tmp_path / "one") == [0, 0, 0]
     assert chunk_writers(tmp_path / "two") == [0, 0, 1]

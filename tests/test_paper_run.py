@@ -3,8 +3,11 @@ done, and what it refuses (seconds; nothing is computed)."""
 
 import importlib.util
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,3 +86,80 @@ def test_dry_run_says_what_is_left_and_bad_modules_are_refused(tmp_path):
     )
     assert bad.returncode != 0
     assert bad.stderr.strip() == "error: argument modules: no experiment module 'tabel1'"
+
+
+def test_a_second_run_on_the_same_results_is_refused_before_anything_runs(tmp_path):
+    tool = [sys.executable, str(ROOT / "tools" / "paper_run.py"), "table1"]
+    with paper_run.lock(tmp_path):
+        second = subprocess.run(
+            [*tool, "--results", str(tmp_path)], capture_output=True, text=True, timeout=60
+        )
+    assert second.returncode != 0
+    assert second.stderr.strip() == (
+        f"error: results: another paper run (pid {os.getpid()}) is using {tmp_path}; stop it first"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [paper_run.LOCK_NAME]
+    with paper_run.lock(tmp_path):  # released on exit, so the next run may take it
+        pass
+
+
+def start_runner(tmp_path: Path) -> tuple[subprocess.Popen, int]:
+    """A runner holding ``tmp_path``'s lock and running a module that sleeps; the
+    runner's process and the module's pid."""
+    pid_file = tmp_path / "module.pid"
+    module = (
+        f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    )
+    tool = str(ROOT / "tools" / "paper_run.py")
+    runner = (
+        "import importlib.util, pathlib, sys\n"
+        f"spec = importlib.util.spec_from_file_location('pr', {tool!r})\n"
+        "pr = importlib.util.module_from_spec(spec); spec.loader.exec_module(pr)\n"
+        "pr.stop_on_sigterm()\n"
+        f"with pr.lock(pathlib.Path({str(tmp_path)!r})) as fd:\n"
+        f"    pr.run_module([sys.executable, '-c', {module!r}], '.', None, fd)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", runner])
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    return proc, int(pid_file.read_text())
+
+
+def assert_locked(results: Path) -> None:
+    with pytest.raises(SystemExit, match="another paper run"):
+        with paper_run.lock(results):
+            pass
+
+
+def test_stopping_the_runner_stops_its_module(tmp_path):
+    """SIGTERM to the runner while a module runs: the module is stopped and reaped, not
+    orphaned, and the lock is free again."""
+    proc, child = start_runner(tmp_path)
+    assert_locked(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+    with paper_run.lock(tmp_path):
+        pass
+
+
+def test_a_module_orphaned_by_a_killed_runner_keeps_the_lock(tmp_path):
+    """SIGKILL leaves the runner no cleanup; the module it ran inherited the lock, so no
+    second run writes the same chunks beside it until it ends."""
+    proc, child = start_runner(tmp_path)
+    proc.kill()
+    proc.wait(timeout=60)
+    os.kill(child, 0)  # still running
+    assert_locked(tmp_path)
+    os.kill(child, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while True:  # the orphan is reaped by init, not by us
+        try:
+            with paper_run.lock(tmp_path):
+                break
+        except SystemExit:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)

@@ -16,18 +16,25 @@ records exactly that commit (clean, not ``--quick``) and its wall time. Which co
 
 A module that fails stops the run (its ``results.json`` is only ever written whole, by
 the module itself, so a failed module leaves none and is never counted). Interrupted
-modules resume from their chunks. After each module the report is regenerated from
-every results file by the *current* code (``python -m experiments.summary``; it reads
-results, it computes none). With ``--git-commit`` each finished module's results file,
-figures and the report are committed at once (only those paths), so that a new machine
-resumes from the repository alone.
+modules resume from their chunks. One run at a time: a run holds a lock on ``DIR`` (also
+held by the module it is running, so a module orphaned by a killed runner still holds
+it), and a second run on the same ``DIR`` is refused. Stopping the runner (Ctrl-C,
+``kill``) stops the module it is running; the module's finished chunks stay. After each
+module the report is regenerated from every results file by the *current* code
+(``python -m experiments.summary``; it reads results, it computes none). With
+``--git-commit`` each finished module's results file, figures and the report are
+committed at once (only those paths), so that a new machine resumes from the repository
+alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -130,6 +137,56 @@ def commit_results(results: Path, name: str, commit: str, wall_s: float) -> None
     print(f"committed {', '.join(rel)}")
 
 
+LOCK_NAME = ".paper_run.lock"
+
+
+@contextlib.contextmanager
+def lock(results: Path):
+    """Hold ``results``' run lock (an exclusive ``flock``); yield its file descriptor.
+
+    The descriptor is passed on to each module (``run_module``), so the lock lasts
+    while any process of the run lives. Another holder: a one-line error naming
+    ``results``, before anything runs.
+    """
+    results.mkdir(parents=True, exist_ok=True)
+    fd = os.open(results / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            sys.exit(
+                f"error: results: another paper run (pid {holder}) is using {results}; "
+                "stop it first"
+            )
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def run_module(cmd: list[str], cwd: Path, env: dict, keep_fd: int | None = None) -> int:
+    """Run one module to its end and return its exit status; if the runner is stopped
+    (SIGINT, SIGTERM) meanwhile, stop the module too, so no orphan keeps writing."""
+    child = subprocess.Popen(cmd, cwd=cwd, env=env, pass_fds=(keep_fd,) if keep_fd else ())
+    try:
+        return child.wait()
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so that ``run_module``'s cleanup runs."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python tools/paper_run.py", description=__doc__.split("\n\n")[0]
@@ -157,25 +214,39 @@ def main(argv=None) -> int:
     for name in args.modules:
         if not (ROOT / "experiments" / f"{name}.py").is_file():
             sys.exit(f"error: argument modules: no experiment module {name!r}")
+    if args.dry_run:
+        plan(results, args)
+        return 0
+    stop_on_sigterm()
+    with lock(results) as fd:
+        return run(results, args, fd)
+
+
+def plan(results: Path, args: argparse.Namespace) -> tuple[str, list[str]]:
+    """The pinned commit and the modules left to run (printed)."""
     commit = pinned_commit(results, args.modules, args.commit)
     todo = [m for m in args.modules if not done(results, m, commit)]
     print(
         f"paper run from {commit[:12]}: {len(args.modules) - len(todo)} of "
         f"{len(args.modules)} modules done, to run: {', '.join(todo) or 'none'}"
     )
-    if args.dry_run:
-        return 0
+    return commit, todo
+
+
+def run(results: Path, args: argparse.Namespace, lock_fd: int) -> int:
+    """Run every module left, in order, committing each as it finishes if asked."""
+    commit, todo = plan(results, args)
     tree = worktree(commit) if todo else None
     env = dict(os.environ, PYTHONPATH=str(tree))
     for name in todo:
         out = results / name
         print(f"--- {name} -> {out}", flush=True)
         start = time.perf_counter()
-        run = subprocess.run(
-            [sys.executable, "-m", f"experiments.{name}", "--out", str(out)], cwd=tree, env=env
+        status = run_module(
+            [sys.executable, "-m", f"experiments.{name}", "--out", str(out)], tree, env, lock_fd
         )
-        if run.returncode != 0:
-            sys.exit(f"error: experiments.{name} failed (exit {run.returncode}); nothing counted")
+        if status != 0:
+            sys.exit(f"error: experiments.{name} failed (exit {status}); nothing counted")
         if not done(results, name, commit):
             sys.exit(f"error: experiments.{name} wrote no paper-sized results from {commit[:12]}")
         wall = recorded(out / "results.json")["wall_s"]

@@ -77,6 +77,46 @@ def read_results(root: Path) -> dict[str, dict | str]:
     return found
 
 
+LEDGER = "compute.json"
+
+
+def read_ledgers(root: Path) -> dict[str, dict]:
+    """``{folder name: ledger}`` for every ``root/<name>/compute.json`` that parses: the
+    sessions ``tools/paper_run.py`` recorded running that module (unreadable ones are
+    left out; the report then falls back on the module's own wall time)."""
+    ledgers = {}
+    for path in sorted(Path(root).glob(f"*/{LEDGER}")):
+        try:
+            ledger = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(ledger, dict) and isinstance(ledger.get("sessions"), list):
+            ledgers[path.parent.name] = ledger
+    return ledgers
+
+
+def compute_spent(payload: dict, ledger: dict | None) -> tuple[float | None, str]:
+    """A module's compute: the wall seconds of its ledger's sessions run from the commit
+    its results record (finished or stopped), else its last process's ``process_wall_s``;
+    and how that was counted, for the index."""
+    commit = results.provenance(payload)["commit"]
+    sessions = [
+        s
+        for s in (ledger or {}).get("sessions", [])
+        if isinstance(s, dict)
+        and s.get("commit") == commit
+        and isinstance(s.get("wall_s"), int | float)
+    ]
+    if not sessions:
+        wall = payload.get("process_wall_s")
+        return wall, "last process"
+    stopped = sum(s.get("outcome") != "finished" for s in sessions)
+    how = f"{number(len(sessions), '')} runner session{'s' if len(sessions) > 1 else ''}"
+    if stopped:
+        how += f", {number(stopped, '')} stopped"
+    return sum(s["wall_s"] for s in sessions), how
+
+
 def cell(value) -> str:
     """Text for a markdown table cell: a pipe or a line break would break the row."""
     return str(value).replace("|", "\\|").replace("\n", " ")
@@ -388,25 +428,29 @@ def provenance_lines(check: dict, count: int) -> list[str]:
     ]
 
 
-def render(found: dict[str, dict | str]) -> str:
+def render(found: dict[str, dict | str], ledgers: dict[str, dict] | None = None) -> str:
     """The report's text from ``{folder name: payload or "unreadable: ..."}``
-    (:func:`read_results`): a pure function of the payloads."""
+    (:func:`read_results`) and the runner's compute ledgers (:func:`read_ledgers`): a
+    pure function of them."""
+    ledgers = ledgers or {}
     present = {n: found[n] for n in MODULES if isinstance(found.get(n), dict)}
     damaged = [n for n in MODULES if isinstance(found.get(n), str)]
     check = report.provenance_check(present)
     for name in damaged:
         check["offenders"].append((name, "unreadable results.json"))
         check["ok"] = False
-    index, sections, verdicts = [], [], []
+    index, sections, verdicts, compute = [], [], [], []
     for name in MODULES:
         part = "paper" if name in PAPER_MODULES else "beyond"
         payload = found.get(name)
         if payload is None:
-            index.append([name, part, "not run", "", "", "", "", ""])
+            index.append([name, part, "not run", "", "", "", "", "", ""])
             continue
         if isinstance(payload, str):
-            index.append([name, part, payload, "", "", "", "", ""])
+            index.append([name, part, payload, "", "", "", "", "", ""])
             continue
+        spent, how = compute_spent(payload, ledgers.get(name))
+        compute.append(spent)
         source = results.provenance(payload)
         mine = module_verdicts(payload)
         verdicts += mine
@@ -419,6 +463,7 @@ def render(found: dict[str, dict | str]) -> str:
                 source["date"],
                 f"`{source['commit']}`",
                 number(payload.get("process_wall_s"), "s"),
+                "–" if spent is None else f"{number(spent, 's')} ({how})",
                 tally(mine) if mine else "–",
             ]
         )
@@ -449,7 +494,8 @@ def render(found: dict[str, dict | str]) -> str:
         "## Index",
         "",
         *table(
-            ["module", "part", "status", "quick", "date", "commit", "wall time", "verdicts"],
+            ["module", "part", "status", "quick", "date", "commit", "wall time", "compute"]
+            + ["verdicts"],
             index,
         ),
         "",
@@ -458,6 +504,11 @@ def render(found: dict[str, dict | str]) -> str:
         "resumed run does not count the sessions that computed its saved chunks)"
         + (f"; {number(untimed, '')} present without a recorded wall time" if untimed else "")
         + ".",
+        "",
+        f"Total compute {number(sum(c for c in compute if c is not None), 's')}: for each "
+        "module the sessions `tools/paper_run.py` recorded running it from its results' "
+        f"commit (`{LEDGER}`, finished and stopped alike), else its last process; chunks "
+        "computed before the runner kept a ledger are not counted.",
         "",
     ]
     if others:
@@ -471,7 +522,7 @@ def render(found: dict[str, dict | str]) -> str:
 
 def write(root: Path) -> tuple[Path, str]:
     """Render the report of ``root``'s results into ``root/REPORT.md`` atomically."""
-    text = render(read_results(root))
+    text = render(read_results(root), read_ledgers(root))
     out = Path(root) / REPORT
     with results.atomic_path(out) as tmp:
         tmp.write_text(text)

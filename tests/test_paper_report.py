@@ -285,11 +285,21 @@ def test_report_numbers_are_the_json_values(tmp_path, capsys):
         "headline": payload("symmetry_breaking", commit="feedface"),  # not in make paper
     }
     root = write_folder(tmp_path / "results", payloads)
+    # fig1 ran over three runner sessions: two from its commit (one stopped), one earlier.
+    sessions = [
+        {"commit": COMMIT, "wall_s": 20.0, "outcome": "stopped"},
+        {"commit": "0" * 40, "wall_s": 999.0, "outcome": "finished"},
+        {"commit": COMMIT, "wall_s": 10.5, "outcome": "finished"},
+    ]
+    (root / "fig1" / paper_report.LEDGER).write_text(json.dumps({"sessions": sessions}))
+    (root / "table1" / paper_report.LEDGER).write_text("{not json")  # ignored
     text = paper_report.main(["--results", str(root)])
     assert (root / "REPORT.md").read_text() == text
     assert not list(root.glob(".*"))  # the atomic write left no temporary file
     assert str(tmp_path) not in text  # nothing depends on where it was generated
-    assert paper_report.render(paper_report.read_results(root)) == text
+    found, ledgers = paper_report.read_results(root), paper_report.read_ledgers(root)
+    assert list(ledgers) == ["fig1"]
+    assert paper_report.render(found, ledgers) == text
     tables = parse_tables(text)
 
     # Every comparison's cells, recomputed from the JSON, in the JSON's order.
@@ -334,6 +344,11 @@ def test_report_numbers_are_the_json_values(tmp_path, capsys):
     total = number(1234.5 + 10.25 + 100.0 + 100.0, "s")
     assert f"Total wall time {total} over 5 of 16 modules" in text
     assert "1 present without a recorded wall time" in text
+    # Compute: fig1's ledger sessions of its commit, the others' last process.
+    assert index["fig1"]["compute"] == "30.5 s (2 runner sessions, 1 stopped)"
+    assert index["table1"]["compute"] == "1234.5 s (last process)"
+    assert index["stabilizer"]["compute"] == "–"
+    assert f"Total compute {number(1234.5 + 30.5 + 100.0 + 100.0, 's')}: for each" in text
     assert "Other result folders here, not part of `make paper` (not checked): headline." in text
     assert f"**Provenance check: passed.** All 5 results present carry commit `{COMMIT}`" in text
     assert "**Verdicts:** 7 reproduced, 1 not reproduced, 4 ambiguous, 1 not judged (13" in text
@@ -433,10 +448,17 @@ def check_committed(repo: Path, found: list[str], tracked: list[str], scratch: P
     # (b) The committed report is what the generator makes of these files now.
     assert "results/REPORT.md" in tracked, "results/REPORT.md is not committed"
     for f in found:
-        (scratch / Path(f).parent.name).mkdir(parents=True)
-        shutil.copy(repo / f, scratch / Path(f).parent.name / "results.json")
+        folder = scratch / Path(f).parent.name
+        folder.mkdir(parents=True)
+        shutil.copy(repo / f, folder / "results.json")
+        ledger = Path(f).with_name(paper_report.LEDGER)
+        if str(ledger) in tracked:
+            shutil.copy(repo / ledger, folder / paper_report.LEDGER)
     committed = (repo / "results" / "REPORT.md").read_text()
-    assert paper_report.render(paper_report.read_results(scratch)) == committed
+    rendered = paper_report.render(
+        paper_report.read_results(scratch), paper_report.read_ledgers(scratch)
+    )
+    assert rendered == committed
     # (c) What the report calls reproduced holds in the JSON by the same rules.
     reproduced_rows_hold(committed, payloads)
 

@@ -163,3 +163,24 @@ def test_a_module_orphaned_by_a_killed_runner_keeps_the_lock(tmp_path):
         except SystemExit:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+def test_the_compute_ledger_keeps_every_session_and_no_damaged_file_is_lost(tmp_path):
+    folder = tmp_path / "fig1"
+    paper_run.record_session(folder, A, 0.0, 12.5, "stopped")
+    paper_run.record_session(folder, A, 60.0, 30.25, "finished")
+    sessions = json.loads((folder / paper_run.LEDGER_NAME).read_text())["sessions"]
+    assert [(s["commit"], s["wall_s"], s["outcome"]) for s in sessions] == [
+        (A, 12.5, "stopped"),
+        (A, 30.25, "finished"),
+    ]
+    assert sessions[1]["started"] == "1970-01-01T00:01:00+00:00"
+    (folder / paper_run.LEDGER_NAME).write_text("{cut short")
+    paper_run.record_session(folder, B, 0.0, 1.0, "failed (exit 1)")
+    assert (folder / (paper_run.LEDGER_NAME + ".bad")).read_text() == "{cut short"
+    sessions = json.loads((folder / paper_run.LEDGER_NAME).read_text())["sessions"]
+    assert [s["commit"] for s in sessions] == [B]
+    assert sorted(p.name for p in folder.iterdir()) == ["compute.json", "compute.json.bad"]
+    # Committed with the module's results (a top-level .json), the damaged copy not.
+    (folder / "results.json").write_text("{}")
+    assert [p.name for p in paper_run.files_to_commit(folder)] == ["compute.json", "results.json"]

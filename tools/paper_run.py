@@ -25,15 +25,23 @@ module the report is regenerated from every results file by the *current* code
 ``--git-commit`` each finished module's results file, figures and the report are
 committed at once (only those paths), so that a new machine resumes from the repository
 alone.
+
+A module's ``results.json`` records the wall time of its last process only; a module
+resumed across sessions was computed over several. So the runner keeps a ledger,
+``DIR/<module>/compute.json``: one entry per session that ran the module (commit, host,
+start, wall seconds, and whether it finished, failed or was stopped), written when that
+session's process ends and committed with the results; the report sums it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import fcntl
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -135,6 +143,44 @@ def commit_results(results: Path, name: str, commit: str, wall_s: float) -> None
                 sys.exit(f"error: could not commit {name}'s results: {err.stderr.strip()}")
             time.sleep(3)
     print(f"committed {', '.join(rel)}")
+
+
+LEDGER_NAME = "compute.json"
+
+
+def record_session(folder: Path, commit: str, started: float, wall_s: float, outcome: str):
+    """Append one session to ``folder``'s compute ledger (written atomically); an
+    unreadable ledger is kept aside as ``compute.json.bad`` (``.bad1``, ... if taken),
+    never overwritten."""
+    path = folder / LEDGER_NAME
+    ledger = {"sessions": []}
+    if path.exists():
+        try:
+            ledger = json.loads(path.read_text())
+            assert isinstance(ledger.get("sessions"), list)
+        except (ValueError, AssertionError, AttributeError):
+            aside = path.with_name(LEDGER_NAME + ".bad")
+            for k in range(1, 1000):
+                if not aside.exists():
+                    break
+                aside = path.with_name(f"{LEDGER_NAME}.bad{k}")
+            os.replace(path, aside)
+            ledger = {"sessions": []}
+    ledger["sessions"].append(
+        {
+            "commit": commit,
+            "host": platform.node(),
+            "started": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).isoformat(
+                timespec="seconds"
+            ),
+            "wall_s": round(wall_s, 3),
+            "outcome": outcome,
+        }
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{LEDGER_NAME}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(ledger, indent=1) + "\n")
+    os.replace(tmp, path)
 
 
 LOCK_NAME = ".paper_run.lock"
@@ -241,10 +287,18 @@ def run(results: Path, args: argparse.Namespace, lock_fd: int) -> int:
     for name in todo:
         out = results / name
         print(f"--- {name} -> {out}", flush=True)
-        start = time.perf_counter()
-        status = run_module(
-            [sys.executable, "-m", f"experiments.{name}", "--out", str(out)], tree, env, lock_fd
-        )
+        start, started = time.perf_counter(), time.time()
+        status, outcome = None, "stopped"
+        try:
+            status = run_module(
+                [sys.executable, "-m", f"experiments.{name}", "--out", str(out)],
+                tree,
+                env,
+                lock_fd,
+            )
+            outcome = "finished" if status == 0 else f"failed (exit {status})"
+        finally:
+            record_session(out, commit, started, time.perf_counter() - start, outcome)
         if status != 0:
             sys.exit(f"error: experiments.{name} failed (exit {status}); nothing counted")
         if not done(results, name, commit):

@@ -175,11 +175,19 @@ def test_the_compute_ledger_keeps_every_session_and_no_damaged_file_is_lost(tmp_
         (A, 30.25, "finished"),
     ]
     assert sessions[1]["started"] == "1970-01-01T00:01:00+00:00"
+    # The report reads the ledger under the same name (the runner imports no grokrfm).
+    from experiments import paper_report
+
+    assert paper_report.LEDGER == paper_run.LEDGER_NAME
     (folder / paper_run.LEDGER_NAME).write_text("{cut short")
     paper_run.record_session(folder, B, 0.0, 1.0, "failed (exit 1)")
     assert (folder / (paper_run.LEDGER_NAME + ".bad")).read_text() == "{cut short"
     sessions = json.loads((folder / paper_run.LEDGER_NAME).read_text())["sessions"]
     assert [s["commit"] for s in sessions] == [B]
+    (folder / paper_run.LEDGER_NAME).write_text('{"sessions": 3}')  # parses, but malformed
+    paper_run.record_session(folder, B, 0.0, 2.0, "finished")
+    assert (folder / (paper_run.LEDGER_NAME + ".bad1")).read_text() == '{"sessions": 3}'
+    (folder / (paper_run.LEDGER_NAME + ".bad1")).unlink()
     assert sorted(p.name for p in folder.iterdir()) == ["compute.json", "compute.json.bad"]
     # Committed with the module's results (a top-level .json), the damaged copy not.
     (folder / "results.json").write_text("{}")

@@ -157,8 +157,9 @@ def record_session(folder: Path, commit: str, started: float, wall_s: float, out
     if path.exists():
         try:
             ledger = json.loads(path.read_text())
-            assert isinstance(ledger.get("sessions"), list)
-        except (ValueError, AssertionError, AttributeError):
+        except ValueError:
+            ledger = None
+        if not (isinstance(ledger, dict) and isinstance(ledger.get("sessions"), list)):
             aside = path.with_name(LEDGER_NAME + ".bad")
             for k in range(1, 1000):
                 if not aside.exists():
@@ -215,7 +216,7 @@ def lock(results: Path):
 def run_module(cmd: list[str], cwd: Path, env: dict, keep_fd: int | None = None) -> int:
     """Run one module to its end and return its exit status; if the runner is stopped
     (SIGINT, SIGTERM) meanwhile, stop the module too, so no orphan keeps writing."""
-    child = subprocess.Popen(cmd, cwd=cwd, env=env, pass_fds=(keep_fd,) if keep_fd else ())
+    child = subprocess.Popen(cmd, cwd=cwd, env=env, pass_fds=() if keep_fd is None else (keep_fd,))
     try:
         return child.wait()
     finally:

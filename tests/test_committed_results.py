@@ -97,6 +97,44 @@ def test_pairs_never_help_as_docs_findings_reports_it():
         assert curve.index(max(curve)) == 9 and max(curve[:8]) == 0.0 and max(curve[10:]) < 0.05
 
 
+def test_fixed_points_as_docs_findings_reports_it():
+    """docs/findings.md, R4: 62 runs, all trained to 100%; 0% test accuracy in every run
+    but x*y's m = 1 (1 of 51 test points in every seed); no stabiliser is trivial."""
+    payload = committed("fixed_points")
+    runs = payload["runs"]
+    assert len(runs) == 62 and payload["config"]["paper_sized"]
+    assert payload["config"]["iterations"] == 60
+    assert all(all(r["solve_ok"]) and r["train_acc"][-1] == 1.0 for r in runs)
+    assert {r["stabilizer_order"] for r in runs} == {2, 4}
+    for r in runs:
+        setting = r["setting"]
+        if setting["task"] == "x*y mod 53" and setting["moved"] == 1:
+            assert r["n_test"] == 51 and r["test_acc"][-1] == 1 / 51
+        else:
+            assert r["test_acc"][-1] == 0.0, setting
+
+
+def test_features_subgroups_as_docs_findings_reports_it():
+    """docs/findings.md, what M encodes: every subgroup's partition trains to 100% and
+    tests at 0%; <s> is encoded alone; the larger subgroups' M lies in the span of their
+    stabiliser's Pi but only partly in H's."""
+    payload = committed("features_subgroups")
+    assert payload["config"] == {**payload["config"], "quick": False, "p": 32, "iterations": 60}
+    rows = {s["subgroup"]: s for s in payload["summary"]}
+    assert list(rows) == ["<s>", "<r^16, s>", "<r^8, s>", "<r^4, s>"]
+    for s in rows.values():
+        assert s["train_acc"] == 1.0 and s["test_acc"] == 0.0
+        assert s["stabilizer_order"] == 2 * s["order"] and s["stabilizer_share"] > 0.98
+    assert rows["<s>"]["subgroup_share"] > 0.999 and rows["<s>"]["top"].startswith("sr^0 -1.00")
+    shares = [round(rows[h]["subgroup_share"], 2) for h in ("<r^16, s>", "<r^8, s>", "<r^4, s>")]
+    assert shares == [0.52, 0.28, 0.22]
+    assert [(rows[h]["top_k_in_subgroup"], rows[h]["classes"]) for h in list(rows)[1:]] == [
+        (2, 3),
+        (3, 6),
+        (3, 12),
+    ]
+
+
 def test_every_degenerate_partition_of_the_symmetry_experiments_stays_at_zero():
     """The paper's thesis (docs/science.md R2): m = 0 never generalises, in every
     perturbation experiment committed (the round-off escape above aside)."""

@@ -135,6 +135,48 @@ def test_features_subgroups_as_docs_findings_reports_it():
     ]
 
 
+CONFUSION = (
+    "generalises_as_predicted",
+    "fails_against_prediction",
+    "generalises_against_prediction",
+    "fails_as_predicted",
+)
+
+
+def test_stabilizer_as_docs_findings_reports_it():
+    """docs/findings.md, Finding 3.1 at scale: the confusion counts; the 7 partitions with
+    a non-trivial stabiliser that generalise fix no test point; no partition whose
+    stabiliser fixes a test point generalises; the trivial-H failures lack data."""
+    payload = committed("stabilizer")
+    assert payload["config"]["quick"] is False and payload["config"]["partitions"] == 300
+    runs = payload["runs"]
+    assert len(runs) == 300
+    assert all(all(r["solve_ok"]) and r["final_train_acc"] == 1.0 for r in runs)
+    assert not [r for r in runs if r["fixed_test_fraction"] > 0 and r["generalises"]]
+    escapes = [r for r in runs if r["stabilizer_order"] > 1 and r["generalises"]]
+    assert len(escapes) == 7
+    for r in escapes:
+        assert r["family"] == "degenerate" and len(r["setting"]["reflections"]) == 2
+        assert r["stabilizer_order"] == 2 and r["final_test_acc"] == 1.0
+    failed = [r for r in runs if r["stabilizer_order"] == 1 and not r["generalises"]]
+    assert len(failed) == 28
+    assert sum(r["family"] == "random" and r["train_fraction"] < 0.47 for r in failed) == 26
+    assert max(r["final_test_acc"] for r in failed) < 0.48
+    table = {
+        (rule, part): tuple(counts[k] for k in CONFUSION)
+        for rule, parts in payload["confusion"].items()
+        for part, counts in parts.items()
+    }
+    assert table == {
+        ("h_trivial", "all"): (130, 28, 7, 135),
+        ("h_trivial", "high_fraction"): (130, 6, 7, 135),
+        ("no_fixed_test", "all"): (137, 28, 0, 135),
+        ("no_fixed_test", "high_fraction"): (137, 6, 0, 135),
+    }
+    for ops in payload["degenerate_stabilizers"].values():
+        assert len(ops) == 60 and {row["order"] for row in ops} == {4}
+
+
 def test_every_degenerate_partition_of_the_symmetry_experiments_stays_at_zero():
     """The paper's thesis (docs/science.md R2): m = 0 never generalises, in every
     perturbation experiment committed (the round-off escape above aside)."""

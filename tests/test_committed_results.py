@@ -177,6 +177,32 @@ def test_stabilizer_as_docs_findings_reports_it():
         assert len(ops) == 60 and {row["order"] for row in ops} == {4}
 
 
+def test_features_degenerate_as_docs_findings_reports_it():
+    """docs/findings.md, what M encodes: every reflection of every operation trains to
+    100%, tests at 0% and ranks its own reflection first at score -1.000 with margin at
+    least 0.962 (0.950 on Z3 x Z7); two reflections held out generalise."""
+    payload = committed("features_degenerate")
+    assert payload["config"]["quick"] is False and payload["config"]["iterations"] == 60
+    runs = payload["runs"]
+    singles = [r for r in runs if r["setting"]["kind"] == "one"]
+    assert len(singles) == 29 + 29 + 28 + 28 + 21
+    for r in singles:
+        f = r["features"]
+        assert all(r["solve_ok"]) and r["train_acc"][-1] == 1.0 and r["test_acc"][-1] == 0.0
+        assert f["top_is_expected"] and round(f["top"][0]["score"], 3) == -1.0
+        assert f["top"][0]["pair_share"] > 0.9999
+        assert round(f["margin"], 3) >= (0.95 if "Z_3" in r["setting"]["task"] else 0.962)
+    pairs = {r["setting"]["task"]: r for r in runs if r["setting"]["kind"] == "two"}
+    assert len(pairs) == 4
+    for task, r in pairs.items():
+        assert r["train_acc"][-1] == 1.0 and r["test_acc"][-1] == 1.0
+        scores = sorted(round(t["score"], 2) for t in r["features"]["top"][:2])
+        if task.startswith(("x+y", "x-y")):
+            assert r["features"]["stabilizer"] == ["r^0", "sr^15"] and scores == [-0.62, -0.62]
+        else:
+            assert r["features"]["stabilizer"] == ["r^1", "r^28"] and scores == [-0.66, -0.59]
+
+
 def test_every_degenerate_partition_of_the_symmetry_experiments_stays_at_zero():
     """The paper's thesis (docs/science.md R2): m = 0 never generalises, in every
     perturbation experiment committed (the round-off escape above aside)."""

@@ -203,6 +203,22 @@ def test_features_degenerate_as_docs_findings_reports_it():
             assert r["features"]["stabilizer"] == ["r^1", "r^28"] and scores == [-0.66, -0.59]
 
 
+def test_emergence_as_docs_findings_reports_it():
+    """docs/findings.md, emergence with data: the table of test accuracy, test MSE and
+    alignment against the training fraction; MSE falls and alignment rises throughout."""
+    payload = committed("emergence")
+    assert payload["config"]["quick"] is False and payload["config"]["iterations"] == 30
+    rows = payload["summary"]
+    assert [r["fraction"] for r in rows] == [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5]
+    assert all(r["train_acc_mean"] == 1.0 for r in rows)
+    percent = [round(100 * r["test_acc_mean"], 1) for r in rows]
+    assert percent == [0.0, 0.0, 0.0, 0.2, 2.5, 37.4, 84.1, 99.2, 100.0]
+    mse = [round(1000 * r["test_mse_mean"], 1) for r in rows]
+    assert mse == [17.8, 14.4, 13.1, 11.8, 10.8, 9.5, 8.6, 7.6, 5.1]
+    cos = [round(r["alignment_mean"], 2) for r in rows]
+    assert cos == [0.40, 0.51, 0.60, 0.69, 0.76, 0.82, 0.87, 0.90, 1.00]
+
+
 def test_every_degenerate_partition_of_the_symmetry_experiments_stays_at_zero():
     """The paper's thesis (docs/science.md R2): m = 0 never generalises, in every
     perturbation experiment committed (the round-off escape above aside)."""

@@ -248,6 +248,27 @@ def test_features_random_as_docs_findings_reports_it():
     assert round(curves["agop_alignment_before_onset"], 2) == 0.79
 
 
+def test_groups_summary_table_in_docs_findings_is_the_committed_one():
+    """docs/findings.md, the trap across groups: the 49-row table is the committed run's
+    summary, row for row; every partition whose label-preserving stabiliser fixes every
+    test point stays at 0%."""
+    payload = committed("groups_summary")
+    assert payload["config"]["quick"] is False
+    text = (ROOT / "docs" / "findings.md").read_text()
+    block = text[text.index("The cross-group table") :]
+    block = block[: block.index("</details>")]
+    table = [line.split(" | ")[1:] for line in block.splitlines() if line.startswith("| ")][1:]
+    rows = payload["summary"]
+    assert len(table) == len(rows) == 49
+    for cells, r in zip(table, rows, strict=True):
+        assert cells[0] == r["family"] and cells[1] == f"{r['train_fraction']:.2f}"
+        assert (cells[2], cells[4]) == (str(r["stabilizer_lp"]), str(r["stabilizer_atp"]))
+        assert cells[6] == f"{r['test_acc']} |"
+    for r in rows:
+        if r["fixes_test_lp"] == 1:
+            assert r["test_acc_mean"] == 0.0, (r["group"], r["family"])
+
+
 def test_every_degenerate_partition_of_the_symmetry_experiments_stays_at_zero():
     """The paper's thesis (docs/science.md R2): m = 0 never generalises, in every
     perturbation experiment committed (the round-off escape above aside)."""

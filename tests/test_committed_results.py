@@ -310,6 +310,33 @@ def test_groups_random_rfm_numbers_in_docs_findings_are_the_committed_ones():
     }
 
 
+def test_network_trap_as_docs_findings_reports_it():
+    """docs/findings.md, networks and the trap: every network gets every test point
+    right and passes 90% at epoch 7-8; RFM is trapped at m = 0 and with pairs, and
+    generalises with random points (means and sample std as the table gives them)."""
+    payload = committed("network_trap")
+    assert payload["config"]["quick"] is False
+    rows = {(r["model"], r["move"], r["moved"]): r for r in payload["summary"]}
+    assert all(r["train_acc_mean"] == 1.0 for r in rows.values())
+    for key, r in rows.items():
+        if key[0] == "network":
+            assert r["test_acc_min"] == 1.0 and set(r["grokking_epochs"]) <= {7, 8}, key
+    rfm = {
+        key[1:]: (round(100 * r["test_acc_mean"], 1), round(100 * (r["test_acc_std"] or 0), 1))
+        for key, r in rows.items()
+        if key[0] == "rfm"
+    }
+    assert rfm == {
+        ("none", 0): (0.0, 0.0),
+        ("points", 1): (92.9, 0.0),
+        ("points", 10): (84.7, 2.9),
+        ("points", 100): (94.5, 2.7),
+        ("pairs", 1): (0.0, 0.0),
+        ("pairs", 10): (1.6, 0.0),
+        ("pairs", 100): (0.4, 0.0),
+    }
+
+
 def test_every_degenerate_partition_of_the_symmetry_experiments_stays_at_zero():
     """The paper's thesis (docs/science.md R2): m = 0 never generalises, in every
     perturbation experiment committed (the round-off escape above aside)."""

@@ -337,6 +337,28 @@ def test_network_trap_as_docs_findings_reports_it():
     }
 
 
+def test_network_grokking_table_in_docs_findings_is_the_committed_one():
+    """docs/findings.md, networks grok: all 40 networks reach 100%; the NFA table is the
+    committed summary, row for row."""
+    payload = committed("network_grokking")
+    assert payload["config"]["paper_sized"] and payload["config"]["p"] == 61
+    rows = payload["summary"]
+    assert len(rows) == 8 and all(r["grokked"] == 5 and r["test_acc_mean"] == 1.0 for r in rows)
+    text = (ROOT / "docs" / "findings.md").read_text()
+    block = text[text.index("| set-up | op | paper |") :]
+    lines = block[: block.index("\n\n")].splitlines()[2:]
+    assert len(lines) == 8
+    for line, r in zip(lines, rows, strict=True):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert (cells[0], cells[1].replace("−", "-")) == (r["setup"], r["op"])
+        keys = ("nfa_paper", "nfa_mean", "nfa_no_diagonal_mean", "nfa_off_diagonal_mean")
+        assert cells[2:6] == [f"{r[k]:.3f}" for k in keys]
+        assert cells[6] == f"{r['nfa_power1_mean']:.3f}"
+        epochs = r["grokking_epochs"]
+        assert cells[7] == f"{min(epochs)}–{max(epochs)}"
+        assert cells[8] == f"{r['circulant_deviation_mean']:.3f}"
+
+
 def test_every_degenerate_partition_of_the_symmetry_experiments_stays_at_zero():
     """The paper's thesis (docs/science.md R2): m = 0 never generalises, in every
     perturbation experiment committed (the round-off escape above aside)."""

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from markdown_helpers import table_body
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,6 +27,13 @@ def committed(name: str) -> dict:
     if tracked.returncode != 0:
         pytest.skip(f"{path} is not committed yet")
     return json.loads((ROOT / path).read_text())
+
+
+def findings_table(header: str) -> list[list[str]]:
+    """The body rows (cells) of the docs/findings.md table whose header row starts with
+    ``header``."""
+    lines = (ROOT / "docs" / "findings.md").read_text().splitlines()
+    return table_body(lines, next(i for i, line in enumerate(lines) if line.startswith(header)))
 
 
 def degenerate(payload: dict) -> list[dict]:
@@ -254,16 +262,13 @@ def test_groups_summary_table_in_docs_findings_is_the_committed_one():
     test point stays at 0%."""
     payload = committed("groups_summary")
     assert payload["config"]["quick"] is False
-    text = (ROOT / "docs" / "findings.md").read_text()
-    block = text[text.index("The cross-group table") :]
-    block = block[: block.index("</details>")]
-    table = [line.split(" | ")[1:] for line in block.splitlines() if line.startswith("| ")][1:]
+    table = findings_table("| group (order;")
     rows = payload["summary"]
     assert len(table) == len(rows) == 49
     for cells, r in zip(table, rows, strict=True):
-        assert cells[0] == r["family"] and cells[1] == f"{r['train_fraction']:.2f}"
-        assert (cells[2], cells[4]) == (str(r["stabilizer_lp"]), str(r["stabilizer_atp"]))
-        assert cells[6] == f"{r['test_acc']} |"
+        assert cells[1] == r["family"] and cells[2] == f"{r['train_fraction']:.2f}"
+        assert (cells[3], cells[5]) == (str(r["stabilizer_lp"]), str(r["stabilizer_atp"]))
+        assert cells[7] == r["test_acc"]
     for r in rows:
         if r["fixes_test_lp"] == 1:
             assert r["test_acc_mean"] == 0.0, (r["group"], r["family"])
@@ -291,12 +296,9 @@ def test_groups_random_rfm_numbers_in_docs_findings_are_the_committed_ones():
     means = {}
     for r in payload["summary"]:
         means.setdefault(r["group"], {})[r["fraction"]] = round(100 * r["test_acc_mean"])
-    text = (ROOT / "docs" / "findings.md").read_text()
-    block = text[text.index("| group | 20% |") :]
-    lines = block[: block.index("\n\n")].splitlines()[2:]
-    assert len(lines) == len(means) == 9
-    for line in lines:
-        cells = [c.strip() for c in line.strip("|").split("|")]
+    table = findings_table("| group | 20% |")
+    assert len(table) == len(means) == 9
+    for cells in table:
         measured = means[GROUP_NAMES[cells[0]]]
         assert [int(c.split("/")[0]) for c in cells[1:]] == [measured[f] for f in sorted(measured)]
     energy = {
@@ -344,12 +346,9 @@ def test_network_grokking_table_in_docs_findings_is_the_committed_one():
     assert payload["config"]["paper_sized"] and payload["config"]["p"] == 61
     rows = payload["summary"]
     assert len(rows) == 8 and all(r["grokked"] == 5 and r["test_acc_mean"] == 1.0 for r in rows)
-    text = (ROOT / "docs" / "findings.md").read_text()
-    block = text[text.index("| set-up | op | paper |") :]
-    lines = block[: block.index("\n\n")].splitlines()[2:]
-    assert len(lines) == 8
-    for line, r in zip(lines, rows, strict=True):
-        cells = [c.strip() for c in line.strip("|").split("|")]
+    table = findings_table("| set-up | op | paper |")
+    assert len(table) == 8
+    for cells, r in zip(table, rows, strict=True):
         assert (cells[0], cells[1].replace("−", "-")) == (r["setup"], r["op"])
         keys = ("nfa_paper", "nfa_mean", "nfa_no_diagonal_mean", "nfa_off_diagonal_mean")
         assert cells[2:6] == [f"{r[k]:.3f}" for k in keys]

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from markdown_helpers import split_row, table_body
 
 from experiments import paper_report, summary
 from grokrfm import report
@@ -226,12 +227,6 @@ DIHEDRAL = [
 ]
 
 
-def split_row(line: str) -> list[str]:
-    """A markdown table row's cells, escaped pipes restored."""
-    cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
-    return [c.strip().replace("\\|", "|") for c in cells]
-
-
 def parse_tables(text: str) -> dict[str, list[list[dict]]]:
     """``{section: [table, ...]}``, each table a list of ``{header: cell}`` rows."""
     sections: dict[str, list[list[dict]]] = {}
@@ -241,11 +236,8 @@ def parse_tables(text: str) -> dict[str, list[list[dict]]]:
             name = line[3:]
         is_head = line.startswith("| ") and i + 1 < len(lines) and lines[i + 1].startswith("|---")
         if is_head:
-            header, rows = split_row(line), []
-            for row in lines[i + 2 :]:
-                if not row.startswith("| "):
-                    break
-                rows.append(dict(zip(header, split_row(row), strict=True)))
+            header = split_row(line)
+            rows = [dict(zip(header, row, strict=True)) for row in table_body(lines, i)]
             sections.setdefault(name, []).append(rows)
     return sections
 

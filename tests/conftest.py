@@ -8,9 +8,9 @@ import os
 # compute-bound test_claims.py. Set here, before the backend starts, so that the test
 # processes and the experiment subprocesses they start (which inherit the environment) all
 # use it. Users' runs keep XLA's default optimisation level.
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    flags = os.environ.get("XLA_FLAGS", "")
-    os.environ["XLA_FLAGS"] = f"{flags} --xla_backend_optimization_level=0".strip()
+_flags = os.environ.get("XLA_FLAGS", "")
+if "xla_backend_optimization_level" not in _flags:
+    os.environ["XLA_FLAGS"] = f"{_flags} --xla_backend_optimization_level=0".strip()
 
 from grokrfm import runtime  # noqa: E402
 

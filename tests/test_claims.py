@@ -127,3 +127,50 @@ def test_one_fixed_point_in_training_teaches_only_its_negative():
         (moved,) = np.flatnonzero(train[run] & base)
         assert np.flatnonzero(right[run] & test[run]).tolist() == [negate[moved]], run
         assert task.labels[negate[moved]] == task.labels[moved]
+
+
+def test_moved_points_on_mirrored_lines_keep_the_trap():
+    """Beyond Fig. 1 (docs/findings.md): on x+y every symmetry of the task keeps the label
+    a+b and acts on the difference d = a-b; s sends d to -d. Points moved to test one
+    each from the lines d = 2 and d = -2 leave the partition with a trivial stabiliser,
+    yet RFM stays trapped: it gets the moved points right (their mirror images are in
+    training) and no more than a fixed point or two of s. It stays trapped whenever each
+    line d loses as many points as line -d, and generalises when the counts differ.
+    Measured at p = 23, 20 iterations: 0, 1 and 1 of the 23 fixed points right when
+    trapped; 16, 12 and 14 when not (at paper size, the one Gaussian x+y mod 61 run of
+    Fig. 1 at m = 2 that fails has its two points on d = 6 and d = -6)."""
+    p = 23
+    task = gr.make_task("x+y", p=p)
+    sym = gr.symmetry_group(task)
+    base = gr.degenerate_split(sym, [sym.reflection(0)])
+    fixed = np.asarray(base.test)
+    assert fixed.sum() == p and all(fixed[a * p + a] for a in range(p))
+
+    def points(*lines):  # one point (b + d, b) on the line a - b = d for each (d, b)
+        return [((b + d) % p) * p + b for d, b in lines]
+
+    moves = {  # lines the points moved to test lie on: (points, trapped?)
+        "2, -2": (points((2, 3), (-2, 11)), True),
+        "2, -2, 5, -5": (points((2, 3), (-2, 11), (5, 7), (-5, 1)), True),
+        "2, 2, -2, -2": (points((2, 3), (2, 9), (-2, 11), (-2, 15)), True),
+        "2, 5": (points((2, 3), (5, 11)), False),
+        "2, -2, 5": (points((2, 3), (-2, 11), (5, 7)), False),
+        "2, 2, -2": (points((2, 3), (2, 9), (-2, 11)), False),
+    }
+    splits = []
+    for moved, _ in moves.values():
+        train, test = np.array(base.train), fixed.copy()
+        train[moved], test[moved] = False, True
+        splits.append(partition.Split(train, test))
+    splits = partition.stack(splits)
+    assert (gr.symmetry.stabilizing_elements(sym, splits.train, splits.test).sum(-1) == 1).all()
+    result, partitions = gr.run_splits(task, CONFIG, splits)
+    assert np.asarray(result.metrics.solve_ok).all()
+    assert (np.asarray(result.metrics.train_acc)[:, -1] == 1.0).all()
+    predicted = np.asarray(gr.predict(task, result, partitions, kernel=CONFIG)).argmax(-1)
+    right = predicted == np.asarray(task.labels)
+    for run, (lines, (moved, trapped)) in enumerate(moves.items()):
+        fixed_right = int((right[run] & fixed).sum())
+        assert fixed_right <= 2 if trapped else fixed_right >= 8, (lines, fixed_right)
+        if len(set(lines.split(", "))) == len(moved):  # one point per line
+            assert right[run, moved].all(), lines

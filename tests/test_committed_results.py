@@ -36,6 +36,35 @@ def findings_table(header: str) -> list[list[str]]:
     return table_body(lines, next(i for i, line in enumerate(lines) if line.startswith(header)))
 
 
+def runs_by_setting(runs: list[dict], sweep: str) -> dict:
+    """One sweep's runs keyed by ``(moved, seed)``."""
+    return {(r["setting"]["moved"], r["seed"]): r for r in runs if r["setting"]["sweep"] == sweep}
+
+
+def check_medians_table(table: list[list[str]], sweeps: dict, counts: tuple, runs: list[dict]):
+    """A findings table of final test accuracies (a row names its sweep through ``sweeps``;
+    then one cell per moved count in ``counts``: the median over seeds in percent, followed
+    by every seed's value in brackets where the seeds spread by 5 points or more, empty
+    where the count was not run) states the committed runs' values."""
+    assert [row[0] for row in table] == list(sweeps)
+    for row in table:
+        sweep_runs = runs_by_setting(runs, sweeps[row[0]])
+        for moved, cell in zip(counts, row[1 : 1 + len(counts)], strict=True):
+            finals = [
+                100 * r["test_acc"][-1] for (m, _), r in sorted(sweep_runs.items()) if m == moved
+            ]
+            if not cell:
+                assert not finals, (row[0], moved)
+                continue
+            median = sorted(finals)[len(finals) // 2]
+            assert float(cell.split("%")[0]) == round(median, 1), (row[0], moved)
+            if "(" in cell:
+                seeds = [float(v) for v in cell.split("(")[1].rstrip(")").split(", ")]
+                assert seeds == [round(f, 1) for f in finals], (row[0], moved)
+            else:
+                assert max(finals) - min(finals) < 5, (row[0], moved)
+
+
 def degenerate(payload: dict) -> list[dict]:
     return [r for r in payload["runs"] if r["setting"].get("moved") == 0]
 
@@ -430,11 +459,6 @@ def test_other_groups_as_docs_findings_reports_it():
     assert all(all(r["solve_ok"]) and r["train_acc"][-1] == 1.0 for r in runs)
     assert max(max(r["jitter"]) for r in runs) == 0.0
 
-    def by_sweep(sweep):
-        return {
-            (r["setting"]["moved"], r["seed"]): r for r in runs if r["setting"]["sweep"] == sweep
-        }
-
     sweeps = {
         "x*y mod 61, sr^35, points": "gaussian_mul61_sr35_points",
         "x/y mod 53, sr^27, points": "gaussian_div53_sr27_points",
@@ -442,39 +466,19 @@ def test_other_groups_as_docs_findings_reports_it():
         "Z5 × Z11, sr^(3,2), pairs": "gaussian_add5x11_sr(3,2)_pairs",
     }
     table = findings_table("| task, held out, move | m = 0 |")
-    assert [row[0] for row in table] == list(sweeps)
-    for row in table:
-        sweep_runs = by_sweep(sweeps[row[0]])
-        for moved, cell in zip((0, 1, 2, 5, 10, 20, 50), row[1:8], strict=True):
-            finals = [
-                100 * r["test_acc"][-1] for (m, _), r in sorted(sweep_runs.items()) if m == moved
-            ]
-            if not cell:
-                assert not finals, (row[0], moved)
-                continue
-            median = sorted(finals)[len(finals) // 2]
-            assert float(cell.split("%")[0]) == round(median, 1), (row[0], moved)
-            if "(" in cell:
-                seeds = [float(v) for v in cell.split("(")[1].rstrip(")").split(", ")]
-                assert seeds == [round(f, 1) for f in finals], (row[0], moved)
-            else:
-                assert max(finals) - min(finals) < 0.05, (row[0], moved)
+    check_medians_table(table, sweeps, (0, 1, 2, 5, 10, 20, 50), runs)
 
     for sweep, held in [("gaussian_mul61_sr35_points", 60), ("gaussian_div53_sr27_points", 52)]:
-        for (moved, _), r in by_sweep(sweep).items():
+        for (moved, _), r in runs_by_setting(runs, sweep).items():
             assert r["n_test"] == held + moved
             assert r["stabilizer_order"] == (4 if moved == 0 else 1)
             if moved in (1, 2, 5):
                 assert r["test_acc"][-1] * r["n_test"] == pytest.approx(moved, abs=1e-9)
-    pairs = by_sweep("gaussian_add5x11_sr(3,2)_pairs")
+    pairs = runs_by_setting(runs, "gaussian_add5x11_sr(3,2)_pairs")
     assert {r["stabilizer_order"] for r in pairs.values()} == {2}
 
-    table1 = {
-        (r["setting"]["moved"], r["seed"]): r
-        for r in committed("table1")["runs"]
-        if r["setting"]["sweep"] == "gaussian_mul_sr35"
-    }
-    mul = by_sweep("gaussian_mul61_sr35_points")
+    table1 = runs_by_setting(committed("table1")["runs"], "gaussian_mul_sr35")
+    mul = runs_by_setting(runs, "gaussian_mul61_sr35_points")
     assert {m for m, _ in table1} == {0, 1, 10, 20}
     for key, r in table1.items():
         assert mul[key]["test_acc"] == r["test_acc"] and mul[key]["test_mse"] == r["test_mse"]

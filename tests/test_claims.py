@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import grokrfm as gr
-from grokrfm import partition
+from grokrfm import computed_symmetry, partition
 
 CONFIG = gr.RFMConfig(iterations=20)
 SEEDS = [0, 1, 2]
@@ -174,3 +174,15 @@ def test_moved_points_on_mirrored_lines_keep_the_trap():
         assert fixed_right <= 2 if trapped else fixed_right >= 8, (lines, fixed_right)
         if len(set(lines.split(", "))) == len(moved):  # one point per line
             assert right[run, moved].all(), lines
+
+    # Nor do the autotopisms, which permute labels instead of keeping them, explain it:
+    # on x+y they are (a, b) -> (k a + t, k b + u), swapped or not, and AGOP (a sum over
+    # the outputs) keeps any of them that fixes the partition. "2, -2" is fixed by one,
+    # (a, b) -> (14 - a, 14 - b); "2, 2, -2, -2", trapped too, by none; one moved point,
+    # which breaks the trap, by (a, b) -> (8 - b, 8 - a).
+    autotopisms = computed_symmetry.to_symmetry_group(computed_symmetry.autotopism_group(task))
+    one = fixed.copy()
+    one[moves["2, -2"][0][0]] = True
+    tests = np.stack([np.asarray(splits.test[0]), np.asarray(splits.test[2]), one])
+    orders = gr.symmetry.stabilizing_elements(autotopisms, ~tests, tests).sum(-1)
+    assert orders.tolist() == [2, 1, 2]

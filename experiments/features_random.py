@@ -207,7 +207,8 @@ def comparisons(rows: list[dict], fraction: float) -> list[dict]:
                         "paper": "moves before the jump",
                         **base,
                         "measured_mean": value,
-                        "note": "arXiv 2407.20199, §3; None: test acc never left the floor",
+                        "note": "arXiv 2407.20199, §3; no value where test acc never "
+                        f"reached {ONSET:.0%}",
                     }
                 )
     return out

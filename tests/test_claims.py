@@ -138,7 +138,12 @@ def test_moved_points_on_mirrored_lines_keep_the_trap():
     line d loses as many points as line -d, and generalises when the counts differ.
     Measured at p = 23, 20 iterations: 0, 1 and 1 of the 23 fixed points right when
     trapped; 16, 12 and 14 when not (at paper size, the one Gaussian x+y mod 61 run of
-    Fig. 1 at m = 2 that fails has its two points on d = 6 and d = -6)."""
+    Fig. 1 at m = 2 that fails has its two points on d = 6 and d = -6).
+
+    What decides it is visible in M from the first AGOP on: the mean of M's a-b block
+    along each of its diagonals (the weight M gives to one line d) stays symmetric under
+    d -> -d in the trapped runs (relative asymmetry 1e-14 to 1e-3 at M_1 and at M_20)
+    and is not in the others (5e-2 to 8e-2 at both)."""
     p = 23
     task = gr.make_task("x+y", p=p)
     sym = gr.symmetry_group(task)
@@ -164,16 +169,28 @@ def test_moved_points_on_mirrored_lines_keep_the_trap():
         splits.append(partition.Split(train, test))
     splits = partition.stack(splits)
     assert (gr.symmetry.stabilizing_elements(sym, splits.train, splits.test).sum(-1) == 1).all()
-    result, partitions = gr.run_splits(task, CONFIG, splits)
+    config = CONFIG._replace(save_every=1)
+    result, partitions = gr.run_splits(task, config, splits)
     assert np.asarray(result.metrics.solve_ok).all()
     assert (np.asarray(result.metrics.train_acc)[:, -1] == 1.0).all()
-    predicted = np.asarray(gr.predict(task, result, partitions, kernel=CONFIG)).argmax(-1)
+    predicted = np.asarray(gr.predict(task, result, partitions, kernel=config)).argmax(-1)
     right = predicted == np.asarray(task.labels)
+    # The a-b block's mean along each diagonal k: the weight M gives to the line d = -k.
+    diagonals = (np.arange(p)[:, None] + np.arange(p)[None, :]) % p
+    first_and_last = np.asarray(result.M_history)[:, [1, -1]]  # M_1 and M_20 (M_0 = I)
+    lines_weight = first_and_last[:, :, np.arange(p)[:, None], p + diagonals]
+    lines_weight = lines_weight.mean(-2) - lines_weight.mean((-2, -1))[..., None]
+    mirrored = lines_weight[..., -np.arange(p) % p]
+    asymmetry = np.linalg.norm(lines_weight - mirrored, axis=-1) / np.linalg.norm(
+        lines_weight, axis=-1
+    )
     for run, (lines, (moved, trapped)) in enumerate(moves.items()):
         fixed_right = int((right[run] & fixed).sum())
         assert fixed_right <= 2 if trapped else fixed_right >= 8, (lines, fixed_right)
         if len(set(lines.split(", "))) == len(moved):  # one point per line
             assert right[run, moved].all(), lines
+        for a in asymmetry[run]:
+            assert a < 5e-3 if trapped else a > 2e-2, (lines, asymmetry[run])
 
     # Nor do the autotopisms, which permute labels instead of keeping them, explain it:
     # on x+y they are (a, b) -> (k a + t, k b + u), swapped or not, and AGOP (a sum over

@@ -212,7 +212,7 @@ def test_moved_points_on_mirrored_lines_keep_the_trap():
     assert orders.tolist() == [2, 1, 2]
 
 
-def test_the_quadratic_kernel_restores_the_symmetry_that_one_moved_point_broke():
+def test_the_quadratic_kernel_shrinks_a_symmetry_break_the_gaussian_keeps():
     """Beyond Fig. 1 (docs/findings.md): with one random point moved, the Gaussian kernel
     keeps what it learned, while the quadratic kernel generalises and then falls back
     into the trap. Its updates shrink the asymmetry of M's weights on the lines d and -d
@@ -222,21 +222,24 @@ def test_the_quadratic_kernel_restores_the_symmetry_that_one_moved_point_broke()
     quadratic 92% at iterations 8-9, line asymmetry 5.7e-2 at M_1, 3.2e-2 at M_10 and
     1.0e-2 at M_30. Up to iteration 30 every seed's run is the same; after it round-off
     decides the details (at iteration 60: 4% or 12.5% test accuracy, asymmetry 3e-3 or
-    6e-3, by seed and by XLA's optimisation level). At paper size Fig. 1's quadratic runs
+    6e-3, by seed and by XLA's optimisation level). With 5 or 60 points moved the
+    quadratic kernel shrinks the asymmetry too (36- and 20-fold by M_60) and the Gaussian
+    keeps it (92% and 94% of M_1's). At paper size Fig. 1's quadratic runs
     with one point moved reach 96.8% at iterations 9-10 and end at 1.6% or 4.8%."""
     task = gr.make_task("x+y", p=23)
     sym = gr.symmetry_group(task)
     base = gr.degenerate_split(sym, [sym.reflection(0)])
-    splits, _ = gr.moved_splits(base, [1], [0])
+    splits, _ = gr.moved_splits(base, [1, 5, 60], [0])
     for kernel in ("gaussian", "quadratic"):
         config = experiment.kernel_config(kernel, 60)._replace(save_every=1)
         result, _ = gr.run_splits(task, config, splits)
         assert np.asarray(result.metrics.solve_ok).all()
         assert (np.asarray(result.metrics.train_acc) == 1.0).all()
-        test_acc = np.asarray(result.metrics.test_acc)[0]
-        first, last = line_weight_asymmetry(np.asarray(result.M_history)[0, [1, -1]])
+        test_acc = np.asarray(result.metrics.test_acc)[0]  # one point moved
+        first, last = line_weight_asymmetry(np.asarray(result.M_history)[:, [1, -1]]).T
         if kernel == "gaussian":
-            assert test_acc[-1] > 0.7 and last > 0.8 * first, (test_acc[-1], first, last)
+            assert test_acc[-1] > 0.7, test_acc
+            assert (last > 0.85 * first).all(), (first, last)
         else:
             assert test_acc[:15].max() > 0.8 and test_acc[-1] < 0.2, test_acc
-            assert last < first / 5, (first, last)
+            assert (last < first / 5).all(), (first, last)

@@ -35,6 +35,7 @@ from grokrfm.partition import (
     degenerate_split,
     fraction_splits,
     moved_splits,
+    partition_from_pairs,
     random_split,
     to_partitions,
 )
@@ -45,6 +46,7 @@ from grokrfm.rfm import (
     make_rfm,
     make_spec,
     predict,
+    published_config,
     run_batch,
     run_single,
 )
@@ -90,8 +92,10 @@ __all__ = [
     "make_task",
     "moved_splits",
     "named_group",
+    "partition_from_pairs",
     "perturbation_sweep",
     "predict",
+    "published_config",
     "random_split",
     "run_batch",
     "run_records",

@@ -314,9 +314,31 @@ def agop_pairs(kernel, pairs, alpha, M, bandwidth, valid=None, centre=True):
     return agop_pairs_from_grid(parts.W, B, parts.scale, alpha, pairs, M, valid, centre)[0]
 
 
-def matrix_power(agop: jax.Array, power: jax.Array = 0.5) -> jax.Array:
-    """``agop^power`` of a symmetric PSD matrix via ``eigh``; negative eigenvalues -> 0."""
+# How :func:`matrix_power` treats eigenvalues below zero (round-off of a PSD AGOP).
+ROOTS = ("clip", "signed")
+
+
+def check_root(root: str) -> str:
+    """``root`` if it is one of :data:`ROOTS`; InvalidArgument naming it if not."""
+    lookup(dict.fromkeys(ROOTS), root, "root", "root convention")
+    return root
+
+
+def matrix_power(agop: jax.Array, power: jax.Array = 0.5, root: str = "clip") -> jax.Array:
+    """``agop^power`` of a symmetric PSD matrix via ``eigh``.
+
+    ``root="clip"``: negative eigenvalues -> 0 (the real part of the principal root).
+    ``root="signed"``: each eigenvalue l -> ``sign(l) |l|^power``, which is what the SVD
+    form ``U S^power V^T`` of a symmetric matrix gives (its singular values are ``|l|``
+    and ``V = U sign(l)``); the paper's published quadratic update takes its root so.
+    The two differ only where round-off leaves an eigenvalue below zero.
+    """
     evals, evecs = jnp.linalg.eigh((agop + agop.T) / 2)
-    positive = evals > 0
-    scaled = jnp.where(positive, jnp.where(positive, evals, 1.0) ** power, 0.0)
+    magnitude = jnp.abs(evals)
+    nonzero = magnitude > 0
+    scaled = jnp.where(nonzero, jnp.where(nonzero, magnitude, 1.0) ** power, 0.0)
+    if check_root(root) == "clip":
+        scaled = jnp.where(evals > 0, scaled, 0.0)
+    else:
+        scaled = jnp.sign(evals) * scaled
     return (evecs * scaled[None, :]) @ evecs.T

@@ -367,6 +367,14 @@ def add_experiment_arguments(
         metavar="TEXT",
         help="run only the rows whose folder name contains one of these (e.g. gaussian)",
     )
+    parser.add_argument(
+        "--conventions",
+        choices=experiment.CONVENTIONS,
+        default="grokrfm",
+        help="'published': the paper's published code's solve (LU, distances clamped below "
+        "0, no residual check), its quadratic root (SVD) and a fresh draw of the moved points "
+        "per count (default: grokrfm's; docs/library.md#conventions)",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> experiment.Options:
@@ -393,6 +401,7 @@ def options_from_args(args: argparse.Namespace) -> experiment.Options:
         memory_budget=memory_budget_from_args(args),
         out=args.out,
         only=tuple(args.only) if args.only is not None else None,
+        conventions=args.conventions,
     )
 
 

@@ -85,6 +85,9 @@ class Options(NamedTuple):
       chunk_runs, memory_budget: as for :func:`sweep.run_chunked` (budget in bytes).
       out: the output folder.
       only: run only the rows whose name contains one of these (None: every row).
+      conventions: ``"grokrfm"`` (this package's defaults) or ``"published"`` (the paper's
+        published code: :func:`grokrfm.rfm.published_config` and a fresh draw of the
+        moved points for every count, :func:`grokrfm.partition.moved_splits`).
     """
 
     quick: bool
@@ -98,6 +101,7 @@ class Options(NamedTuple):
     memory_budget: int | None
     out: str
     only: tuple[str, ...] | None = None
+    conventions: str = "grokrfm"
 
     @property
     def paper_sized(self) -> bool:
@@ -129,6 +133,7 @@ class Sweep(NamedTuple):
     paper: dict
     setting: dict
     symmetrize: bool = False
+    draw: str = "nested"
 
 
 class Outcome(NamedTuple):
@@ -141,11 +146,18 @@ class Outcome(NamedTuple):
     sweeps: list[dict]
 
 
-def kernel_config(kernel: str, iterations: int) -> rfm.RFMConfig:
-    """The RFM config of a paper row: the paper's conventions, plus jitter retries for
-    the quadratic kernel, whose matrix K = (X M X^T)^2 turns numerically singular on a
-    symmetric partition once M has collapsed onto a few directions (a recorded jitter
-    of 1e-14 x mean(diag K) keeps it interpolating)."""
+# The conventions a paper experiment runs with (:class:`Options`).
+CONVENTIONS = ("grokrfm", "published")
+
+
+def kernel_config(kernel: str, iterations: int, conventions: str = "grokrfm") -> rfm.RFMConfig:
+    """The RFM config of a paper row. ``"grokrfm"``: the paper's conventions as this
+    package computes them, plus jitter retries for the quadratic kernel, whose matrix
+    K = (X M X^T)^2 turns numerically singular on a symmetric partition once M has
+    collapsed onto a few directions (a recorded jitter of 1e-14 x mean(diag K) keeps it
+    interpolating). ``"published"``: the published code's (:func:`rfm.published_config`)."""
+    if conventions == "published":
+        return rfm.published_config(kernel, iterations)
     retries = 3 if kernel == "quadratic" else 0
     return rfm.RFMConfig(kernel, iterations, solve_retries=retries).validate()
 
@@ -192,7 +204,7 @@ def plan(rows: Sequence[Row], options: Options) -> list[Sweep]:
         if key not in tasks_made:
             tasks_made[key] = tasks.make_task(row.op, **size)
         task = tasks_made[key]
-        config = kernel_config(row.kernel, options.iterations)
+        config = kernel_config(row.kernel, options.iterations, options.conventions)
         counts = tuple(int(m) for m in (row.counts if options.counts is None else options.counts))
         try:
             sym, refl, _ = sweep.check_sweep(task, row.reflections, row.move, counts)
@@ -230,6 +242,7 @@ def plan(rows: Sequence[Row], options: Options) -> list[Sweep]:
                 values,
                 setting,
                 row.symmetrize,
+                "fresh" if options.conventions == "published" else "nested",
             )
         )
     if not sweeps:
@@ -284,6 +297,7 @@ def run_sweeps(
             setting=sw.setting,
             log=log,
             symmetrize=sw.symmetrize,
+            draw=sw.draw,
         )
         rows = report.summarize(done.records)
         outcome.summary.extend(rows)
@@ -345,6 +359,7 @@ def run_experiment(
         "iterations": options.iterations,
         "seeds": options.seeds,
         "bandwidth": options.bandwidth,
+        "conventions": options.conventions,
         "overrides": {
             "p": options.p,
             "group": options.group,
@@ -359,6 +374,9 @@ def run_experiment(
                 "solve_retries": sw.config.solve_retries,
                 "solver": sw.config.solver,
                 "distances": sw.config.distances,
+                "root": sw.config.root,
+                "residual_limit": sw.config.residual_limit,
+                "draw": sw.draw,
                 "symmetrize": sw.symmetrize,
                 "reflections": list(sw.reflections),
                 "move": sw.move,

@@ -216,18 +216,25 @@ def get_move(move: Move | str, argument: str = "move") -> Move:
     return lookup(MOVES, move, argument, "move")
 
 
+# How the moved points of different counts relate (see :func:`moved_splits`).
+DRAWS = ("nested", "fresh")
+
+
 def moved_splits(
     base: Split,
     moved: Sequence[int],
     seeds: Sequence[int],
     move: Move | str = "points",
     orbit_labels=None,
+    draw: str = "nested",
 ) -> tuple[Split, list[dict]]:
     """Every (moved count, seed) perturbation of ``base``, as one batched :class:`Split`.
 
-    Seed s uses ``PRNGKey(s)`` for every count, so the points moved for a smaller count
-    are a subset of those moved for a larger one (nested perturbations). A count of 0
-    is deterministic and runs once, with the first seed.
+    ``draw="nested"``: seed s uses ``PRNGKey(s)`` for every count, so the points moved for
+    a smaller count are a subset of those moved for a larger one (nested perturbations).
+    ``draw="fresh"``: each (count, seed) draws anew (``fold_in(PRNGKey(s), m)``), as the
+    paper's published code does, one draw per run. A count of 0 is deterministic and runs
+    once, with the first seed.
 
     Args:
       base: an unbatched split.
@@ -235,12 +242,14 @@ def moved_splits(
       seeds: integer seeds.
       move: a :class:`Move` or its name in :data:`MOVES`.
       orbit_labels: ``(n_points,)`` orbit labels, needed by a move whose unit is an orbit.
+      draw: ``"nested"`` or ``"fresh"`` (one of :data:`DRAWS`).
 
     Returns:
       ``(splits, settings)``: a Split with a leading batch axis (count-major), and one
-      ``{"moved": m, "seed": s}`` dict per entry.
+      ``{"moved": m, "seed": s}`` dict per entry (with ``"draw": "fresh"`` for fresh draws).
     """
     move = get_move(move)
+    lookup(dict.fromkeys(DRAWS), draw, "draw", "draw of the moved points")
     for name, values in (("moved", moved), ("seeds", seeds)):
         if len(set(values)) != len(values):
             raise InvalidArgument(name, f"give each value once, got {list(values)}")
@@ -252,7 +261,11 @@ def moved_splits(
     settings = [
         {"moved": int(m), "seed": int(s)} for m in moved for s in (seeds if m else seeds[:1])
     ]
-    keys = jnp.stack([jax.random.PRNGKey(d["seed"]) for d in settings])
+    keys = [jax.random.PRNGKey(d["seed"]) for d in settings]
+    if draw == "fresh":
+        keys = [jax.random.fold_in(k, d["moved"]) for k, d in zip(keys, settings, strict=True)]
+        settings = [{**d, "draw": "fresh"} for d in settings]
+    keys = jnp.stack(keys)
     counts = jnp.asarray([d["moved"] for d in settings], jnp.int32)
     splits = jax.vmap(lambda key, m: move.apply(key, base, m, labels))(keys, counts)
     return splits, settings
@@ -279,6 +292,37 @@ def to_partition(split: Split, train_capacity: int, test_capacity: int) -> Parti
     train_idx, train_valid = pad(split.train, train_capacity)
     test_idx, test_valid = pad(split.test, test_capacity)
     return Partition(train_idx, train_valid, test_idx, test_valid)
+
+
+def partition_from_pairs(n: int, train_pairs, test_pairs) -> Partition:
+    """The unpadded :class:`Partition` of exactly these operand pairs, in the order given.
+
+    For a split built elsewhere (e.g. by the paper's published code): row order matters
+    only to round-off, and keeping another code's order lets a comparison with it isolate
+    everything else. Pairs are ``(a, b)`` group-element indices, grid point ``a n + b``.
+
+    Raises:
+      InvalidArgument: naming ``train_pairs`` or ``test_pairs`` if not ``(k, 2)`` indices
+        in ``0..n-1``, repeated, or shared between the two sets.
+    """
+    indices = {}
+    for name, pairs in (("train_pairs", train_pairs), ("test_pairs", test_pairs)):
+        pairs = np.asarray(pairs)
+        if pairs.ndim != 2 or pairs.shape[1] != 2 or pairs.size == 0:
+            raise InvalidArgument(name, f"must be a non-empty (k, 2) array, got {pairs.shape}")
+        if not np.issubdtype(pairs.dtype, np.integer) or pairs.min() < 0 or pairs.max() >= n:
+            raise InvalidArgument(name, f"must hold integer indices in 0..{n - 1}")
+        grid = pairs[:, 0].astype(np.int64) * n + pairs[:, 1]
+        if np.unique(grid).size != grid.size:
+            raise InvalidArgument(name, "holds a grid point more than once")
+        indices[name] = grid
+    if np.intersect1d(indices["train_pairs"], indices["test_pairs"]).size:
+        raise InvalidArgument("test_pairs", "shares grid points with train_pairs")
+
+    def part(grid):
+        return jnp.asarray(grid, jnp.int32), jnp.ones(grid.size, bool)
+
+    return Partition(*part(indices["train_pairs"]), *part(indices["test_pairs"]))
 
 
 def to_partitions(splits: Split) -> Partition:

@@ -590,6 +590,7 @@ def perturbation_sweep(
     log: Callable[[str], None] | None = print,
     keep_arrays: bool | None = None,
     symmetrize: bool = False,
+    draw: str = "nested",
 ) -> SweepResult:
     """Hold out the fixed points of ``reflections``, perturb, run every (count, seed).
 
@@ -609,6 +610,9 @@ def perturbation_sweep(
       symmetrize: the exact-symmetry control: average M over each run's partition
         stabiliser after every update (:func:`stabilizer_averages`); every run's
         setting then says ``"symmetrized": True``.
+      draw: ``"nested"`` (seed s moves a superset for a larger count) or ``"fresh"`` (a
+        new draw per count and seed, as the published code); see
+        :func:`~grokrfm.partition.moved_splits`.
 
     Returns:
       A :class:`SweepResult`; each record carries ``stabilizer_order``, the order of
@@ -616,7 +620,7 @@ def perturbation_sweep(
     """
     sym, refl, base = check_sweep(task, reflections, move, counts)
     splits, settings = partition_.moved_splits(
-        base, counts, seeds, move, orbit_labels=sym.orbits(refl)
+        base, counts, seeds, move, orbit_labels=sym.orbits(refl), draw=draw
     )
     extra = dict(setting or {})
     average = None

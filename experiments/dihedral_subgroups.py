@@ -101,6 +101,37 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def figures(payload: dict, out: str) -> list[str]:
+    """The module's figures from its results (``tools/redraw_figures.py`` redraws them)."""
+    from grokrfm import plotting
+
+    task = payload["config"]["rows"][0]["task"]
+    degenerate = [r for r in payload["runs"] if r["setting"]["moved"] == 0]
+    paths = [f"{out}/escape.png", f"{out}/dihedral_subgroups.png"]
+    plotting.accuracy_curves(
+        [
+            {**r, "setting": {"curve": f"{r['setting']['subgroup']}, {r['setting']['control']}"}}
+            for r in degenerate
+        ],
+        "curve",
+        metrics=("test_acc",),
+        title=f"{task}, m = 0: test accuracy with and without the stabiliser average",
+        path=paths[0],
+    )
+    plotting.final_accuracy_vs_moved(
+        payload["runs"],
+        path=paths[1],
+        panel_key="control",
+        curve_key="subgroup",
+        curve_names={
+            sw["subgroup"]: plotting.element_tex(sw["subgroup"]) for sw in payload["sweeps"]
+        },
+        xlabel="random training points moved to test",
+        title=f"{task}, test = fixed points of a dihedral subgroup's reflections",
+    )
+    return paths
+
+
 @cli.entry_point
 def main(argv=None) -> dict:
     args = parse_args(argv)
@@ -113,34 +144,8 @@ def main(argv=None) -> dict:
             f"{sw['subgroup']} ({sw['control']}): order {sw['subgroup_order']}, reflections "
             f"{', '.join(sw['reflections'])}"
         )
-    from grokrfm import plotting
-
-    degenerate = [r for r in payload["runs"] if r["setting"]["moved"] == 0]
-    plotting.accuracy_curves(
-        [
-            {**r, "setting": {"curve": f"{r['setting']['subgroup']}, {r['setting']['control']}"}}
-            for r in degenerate
-        ],
-        "curve",
-        metrics=("test_acc",),
-        title=f"x+y mod {p}, m = 0: test accuracy with and without the stabiliser average",
-        path=f"{options.out}/escape.png",
-    )
-    plotting.final_accuracy_vs_moved(
-        payload["runs"],
-        path=f"{options.out}/dihedral_subgroups.png",
-        panel_key="control",
-        curve_key="subgroup",
-        curve_names={
-            sw["subgroup"]: plotting.element_tex(sw["subgroup"]) for sw in payload["sweeps"]
-        },
-        xlabel="random training points moved to test",
-        title=f"x+y mod {p}, test = fixed points of a dihedral subgroup's reflections",
-    )
-    print(
-        f"wrote {options.out}/results.json, {options.out}/dihedral_subgroups.png and "
-        f"{options.out}/escape.png"
-    )
+    paths = figures(payload, options.out)
+    print(f"wrote {options.out}/results.json and {', '.join(paths)}")
     return payload
 
 

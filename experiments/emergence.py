@@ -24,14 +24,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokrfm import cli, families, partition, report, results, rfm, sweep, tasks
+from grokrfm import cli, families, paper_data, partition, report, results, rfm, sweep, tasks
 from grokrfm.analysis import curves, structure
 
 FRACTIONS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
 QUICK_FRACTIONS = (0.2, 0.4, 0.6)
 THRESHOLD = 0.9  # the jump: the smallest fraction whose mean test accuracy reaches this
 # The predecessor paper's jump (arXiv 2407.20199; docs/science.md §6), at its own sizes only.
-PAPER_JUMP = {("x+y", 97, 30): 0.25}
+PAPER_JUMP = paper_data.EMERGENCE_JUMP
 
 COLUMNS = [
     ("fraction", "fraction"),

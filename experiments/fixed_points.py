@@ -45,21 +45,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@cli.entry_point
-def main(argv=None) -> dict:
-    options = cli.options_from_args(parse_args(argv))
-    payload = experiment.run_experiment("fixed_points", rows(options.quick), options)
+def figures(payload: dict, out: str) -> list[str]:
+    """The module's figure from its results (``tools/redraw_figures.py`` redraws it)."""
     from grokrfm import plotting
 
+    path = f"{out}/fixed_points.png"
     plotting.final_accuracy_vs_moved(
         payload["runs"],
-        path=f"{options.out}/fixed_points.png",
+        path=path,
         curve_key="label",
         metrics=("test_acc", "train_acc"),
         xlabel="fixed points moved into training",
         title="Moving fixed points into training",
     )
-    print(f"wrote {options.out}/results.json and {options.out}/fixed_points.png")
+    return [path]
+
+
+@cli.entry_point
+def main(argv=None) -> dict:
+    options = cli.options_from_args(parse_args(argv))
+    payload = experiment.run_experiment("fixed_points", rows(options.quick), options)
+    paths = figures(payload, options.out)
+    print(f"wrote {options.out}/results.json and {', '.join(paths)}")
     return payload
 
 

@@ -40,6 +40,7 @@ from grokrfm import (
     cli,
     families,
     network,
+    paper_data,
     partition,
     report,
     results,
@@ -50,7 +51,7 @@ from grokrfm import (
 from grokrfm.analysis import measure, structure
 from grokrfm.errors import InvalidArgument, lookup
 
-PAPER_NFA = {"x+y": 0.955, "x-y": 0.942, "x*y": 0.924, "x/y": 0.929}
+PAPER_NFA = paper_data.NFA
 NOTE = "arXiv 2407.20199, §4 (docs/science.md P2): corr(W1^T W1, sqrt AGOP), p = 61, 50% train"
 PAPER_P, PAPER_FRACTION = 61, 0.5  # the sizes PAPER_NFA was measured at
 

@@ -57,22 +57,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@cli.entry_point
-def main(argv=None) -> dict:
-    options = cli.options_from_args(parse_args(argv))
-    payload = experiment.run_experiment("other_groups", rows(options.quick), options)
+def figures(payload: dict, out: str) -> list[str]:
+    """The module's figure from its results (``tools/redraw_figures.py`` redraws it)."""
     from grokrfm import plotting
 
+    path = f"{out}/other_groups.png"
     plotting.final_accuracy_vs_moved(
         payload["runs"],
-        path=f"{options.out}/other_groups.png",
+        path=path,
         curve_key="move",
         panel_key="label",
         xlabel="m (random points, or reflected pairs, moved to test)",
         curve_names={"points": "random points", "pairs": "reflected pairs"},
         title="Other groups",
     )
-    print(f"wrote {options.out}/results.json and {options.out}/other_groups.png")
+    return [path]
+
+
+@cli.entry_point
+def main(argv=None) -> dict:
+    options = cli.options_from_args(parse_args(argv))
+    payload = experiment.run_experiment("other_groups", rows(options.quick), options)
+    paths = figures(payload, options.out)
+    print(f"wrote {options.out}/results.json and {', '.join(paths)}")
     return payload
 
 

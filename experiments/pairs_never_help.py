@@ -51,6 +51,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def figures(payload: dict, out: str) -> list[str]:
+    """The module's figure from its results (``tools/redraw_figures.py`` redraws it)."""
+    from grokrfm import plotting
+
+    path = f"{out}/pairs.png"
+    plotting.final_accuracy_vs_moved(
+        payload["runs"],
+        path=path,
+        curve_key="label",
+        panel_key=None,
+        metrics=("test_acc", "train_acc"),
+        xlabel="reflected pairs moved to test",
+        title="Moving reflected pairs",
+    )
+    return [path]
+
+
 @cli.entry_point
 def main(argv=None) -> dict:
     options = cli.options_from_args(parse_args(argv))
@@ -61,18 +78,8 @@ def main(argv=None) -> dict:
         f"{worst['max_test_acc_any_iteration']:.3f} (any iteration); "
         f"min train acc {worst['min_train_acc']:.3f}"
     )
-    from grokrfm import plotting
-
-    plotting.final_accuracy_vs_moved(
-        payload["runs"],
-        path=f"{options.out}/pairs.png",
-        curve_key="label",
-        panel_key=None,
-        metrics=("test_acc", "train_acc"),
-        xlabel="reflected pairs moved to test",
-        title="Moving reflected pairs",
-    )
-    print(f"wrote {options.out}/results.json and {options.out}/pairs.png")
+    paths = figures(payload, options.out)
+    print(f"wrote {options.out}/results.json and {', '.join(paths)}")
     return payload
 
 

@@ -23,7 +23,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from grokrfm import cli, report, results
+import numpy as np
+
+from grokrfm import cli, paper_data, report, results
 from grokrfm.errors import InvalidArgument
 from grokrfm.report import number
 
@@ -130,6 +132,86 @@ def table(header: list[str], rows: list[list]) -> list[str]:
 
 # --- one paper_comparison entry -----------------------------------------------------------
 
+PUBLISHED = "published_comparison"
+
+
+def read_published(root: Path) -> dict:
+    """``tools/published_compare.py``'s index under ``root/published_comparison`` (empty
+    when absent or unreadable: the report then shows no published runs)."""
+    path = Path(root) / PUBLISHED / "index.json"
+    try:
+        index = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return index if isinstance(index.get("cases"), dict) else {}
+
+
+def published_finals(published: dict, stem: str | None, iterations: int = 60) -> list[float]:
+    """Final test accuracies of the published code's runs of one case stem, by seed."""
+    if not stem:
+        return []
+    found = []
+    for name, record in sorted((published.get("cases") or {}).items()):
+        prefix, _, rest = name.partition("_seed")
+        if prefix != stem or not rest.endswith(f"_it{iterations}"):
+            continue
+        run = record.get("published") or {}
+        correct, n = (run.get("test_correct") or [None])[-1], run.get("n_test")
+        if correct is not None and n:
+            found.append((int(rest.split("_")[0]), correct / n))
+    return [value for _, value in sorted(found)]
+
+
+def at_iteration(payload: dict, entry: dict, iterations: int) -> list[float | None] | None:
+    """Each seed's test accuracy at ``iterations`` (the authors' count) for the runs of
+    ``entry``'s sweep and count, or None when the runs are not recorded that long."""
+    values = []
+    for run in payload.get("runs") or []:
+        s = run.get("setting") or {}
+        if s.get("sweep") != entry.get("sweep") or s.get("moved") != entry.get("moved"):
+            continue
+        curve = run.get("test_acc") or []
+        if len(curve) <= iterations:
+            return None
+        values.append(curve[iterations - 1])
+    return values or None
+
+
+def resolve(module: str, entry: dict, payload: dict, published: dict) -> dict:
+    """One comparison with the paper's value as :mod:`grokrfm.paper_data` records it (its
+    source, the authors' setting, single run or not, values beside it, the published code's
+    own draws), the measured values read at the authors' iteration count where it differs."""
+    found = paper_data.lookup(module, entry)
+    if found is None:
+        return {**entry, "source": entry.get("note") or ""}
+    out = {
+        **entry,
+        "paper": found.value,
+        "source": found.source,
+        "paper_setting": found.setting,
+        "single_run": found.single_run,
+        "why": found.why,
+        "beside": [list(b) for b in found.beside],
+        "published_finals": published_finals(published, found.published_case),
+    }
+    if found.iterations:
+        values = at_iteration(payload, entry, found.iterations)
+        if values is not None:
+            finite = report.finite(values)
+            out.update(
+                measured_seeds=values,
+                measured_mean=float(finite.mean()) if finite.size else None,
+                measured_median=float(np.median(finite)) if finite.size else None,
+                measured_std=float(finite.std(ddof=1)) if finite.size > 1 else None,
+                quantity=f"{entry.get('quantity', '')} (at iteration {found.iterations})",
+            )
+    return out
+
+
+def resolved_entries(module: str, payload: dict, published: dict) -> list[dict]:
+    entries = paper_data.annotate(module, payload.get("paper_comparison") or [])
+    return [resolve(module, e, payload, published) for e in entries]
+
 
 def comparison_cells(entry: dict) -> dict[str, str]:
     """The report's cells of one ``paper_comparison`` entry, each from its JSON value
@@ -143,10 +225,19 @@ def comparison_cells(entry: dict) -> dict[str, str]:
     if entry.get("failed_runs"):
         runs += f" ({number(entry['failed_runs'], '')} failed)"
     judged = report.judge(entry)
+    beside = "; ".join(
+        f"{report.paper_claim(v).text} ({src})" for v, src in entry.get("beside") or []
+    )
+    drawn = entry.get("published_finals") or []
     return {
         "setting": str(entry.get("setting", "")),
         "quantity": str(entry.get("quantity", "")),
-        "paper": report.paper_claim(entry.get("paper")).text,
+        "paper": report.paper_claim(entry.get("paper")).text
+        + (" (one run)" if entry.get("single_run") else ""),
+        "source": str(entry.get("source") or ""),
+        "paper's setting": str(entry.get("paper_setting") or "–"),
+        "beside": beside or "–",
+        "published code, own draws": ", ".join(number(v) for v in drawn) or "–",
         "median": number(median if per_seed else None),
         "mean ± std": number(mean) + ("" if None in (mean, std) else f" ± {number(std, 'pp')}"),
         "per seed": ", ".join("failed" if v is None else number(v) for v in seeds or []) or "–",
@@ -154,7 +245,6 @@ def comparison_cells(entry: dict) -> dict[str, str]:
         "seeds": runs,
         "verdict": judged.verdict,
         "reason": judged.reason,
-        "note": str(entry.get("note") or ""),
     }
 
 
@@ -162,24 +252,33 @@ COMPARISON_COLUMNS = (
     "setting",
     "quantity",
     "paper",
+    "source",
+    "paper's setting",
     "verdict",
     "median",
     "mean ± std",
     "per seed",
     "seeds split",
     "seeds",
+    "published code, own draws",
+    "beside",
     "reason",
-    "note",
 )
 
 
 # --- claims in other shapes ------------------------------------------------------------------
 
 
-def claim_row(claim: str, paper, measured: str, indicators: list[float], what: str) -> dict:
+def claim_row(
+    claim: str, paper, measured: str, indicators: list[float], what: str, why: str = ""
+) -> dict:
     """A claim a payload carries outside ``paper_comparison``, judged by the same rules
-    (:func:`grokrfm.report.verdict`) on per-item values (1.0 / 0.0 for yes / no)."""
-    judged = report.verdict(paper, indicators, per_seed=True, what=what)
+    (:func:`grokrfm.report.verdict`) on per-item values (1.0 / 0.0 for yes / no); with
+    ``why`` (and ``paper`` None) it is shown and not judged, for that reason."""
+    if paper is None and why:
+        judged = report.Verdict(report.NOT_JUDGED, why)
+    else:
+        judged = report.verdict(paper, indicators, per_seed=True, what=what)
     return {
         "claim": claim,
         "paper": report.paper_claim(paper).text,
@@ -211,10 +310,15 @@ def stabilizer_claims(payload: dict) -> tuple[list[dict], list[str]]:
         rows.append(
             claim_row(
                 f"{label}, H non-trivial: partitions that generalise ({what})",
-                0.0,
+                None,
                 f"{number(gen_sym, '')} of {number(symmetric, '')}",
                 [1.0] * gen_sym + [0.0] * (symmetric - gen_sym),
                 "partitions",
+                why=(
+                    "Finding 3.1 says RFM fails only on invariant partitions, not that every "
+                    "invariant partition fails (the degenerate ones, which it does claim, are "
+                    "judged as m = 0 in table1, fig1 and other_groups)"
+                ),
             )
         )
         rows.append(
@@ -353,9 +457,9 @@ def summary_lines(payload: dict, lead: str) -> list[str]:
 # --- the report -------------------------------------------------------------------------------
 
 
-def module_verdicts(payload: dict) -> list[str]:
+def module_verdicts(name: str, payload: dict, published: dict | None = None) -> list[str]:
     """Every verdict one payload's comparisons and other-shape claims get."""
-    out = [report.judge(e).verdict for e in payload.get("paper_comparison") or []]
+    out = [report.judge(e).verdict for e in resolved_entries(name, payload, published or {})]
     extra = EXTRA_CLAIMS.get(payload.get("experiment", ""))
     if extra:
         out += [row["verdict"] for row in extra(payload)[0]]
@@ -368,9 +472,11 @@ def tally(verdicts: list[str]) -> str:
     return ", ".join(f"{number(counts[v], '')} {v}" for v in report.VERDICTS)
 
 
-def module_section(name: str, payload: dict) -> list[str]:
-    """One module's part of the report: provenance, its comparisons with verdicts, its
-    claims in other shapes, or its summary when it has no paper comparison."""
+def module_section(
+    name: str, payload: dict, published: dict | None = None, figures: list[str] = ()
+) -> list[str]:
+    """One module's part of the report: provenance, its figures, its comparisons with
+    verdicts, its claims in other shapes, or its summary when it has no paper comparison."""
     source = results.provenance(payload)
     lines = [
         f"## {name}",
@@ -379,7 +485,8 @@ def module_section(name: str, payload: dict) -> list[str]:
         f"wall time {number(payload.get('process_wall_s'), 's')}",
         "",
     ]
-    entries = payload.get("paper_comparison") or []
+    lines += [f"![{name}: {Path(f).stem}]({f})" for f in figures] + ([""] if figures else [])
+    entries = resolved_entries(name, payload, published or {})
     if entries:
         cells = [comparison_cells(e) for e in entries]
         lines += table(
@@ -428,11 +535,17 @@ def provenance_lines(check: dict, count: int) -> list[str]:
     ]
 
 
-def render(found: dict[str, dict | str], ledgers: dict[str, dict] | None = None) -> str:
+def render(
+    found: dict[str, dict | str],
+    ledgers: dict[str, dict] | None = None,
+    published: dict | None = None,
+    figures: dict[str, list[str]] | None = None,
+) -> str:
     """The report's text from ``{folder name: payload or "unreadable: ..."}``
-    (:func:`read_results`) and the runner's compute ledgers (:func:`read_ledgers`): a
-    pure function of them."""
-    ledgers = ledgers or {}
+    (:func:`read_results`), the runner's compute ledgers (:func:`read_ledgers`), the
+    published code's runs (:func:`read_published`) and each module's figures (paths
+    relative to the report): a pure function of them."""
+    ledgers, published, figures = ledgers or {}, published or {}, figures or {}
     present = {n: found[n] for n in MODULES if isinstance(found.get(n), dict)}
     damaged = [n for n in MODULES if isinstance(found.get(n), str)]
     check = report.provenance_check(present)
@@ -452,7 +565,7 @@ def render(found: dict[str, dict | str], ledgers: dict[str, dict] | None = None)
         spent, how = compute_spent(payload, ledgers.get(name))
         compute.append(spent)
         source = results.provenance(payload)
-        mine = module_verdicts(payload)
+        mine = module_verdicts(name, payload, published)
         verdicts += mine
         index.append(
             [
@@ -467,7 +580,7 @@ def render(found: dict[str, dict | str], ledgers: dict[str, dict] | None = None)
                 tally(mine) if mine else "–",
             ]
         )
-        sections += module_section(name, payload)
+        sections += module_section(name, payload, published, figures.get(name, []))
     walls = [p.get("process_wall_s") for p in present.values()]
     total = sum(w for w in walls if w is not None)
     untimed = sum(w is None for w in walls)
@@ -517,12 +630,82 @@ def render(found: dict[str, dict | str], ledgers: dict[str, dict] | None = None)
             f"{', '.join(others)}.",
             "",
         ]
-    return "\n".join(text + sections)
+    return "\n".join(text + published_lines(published) + sections)
+
+
+def read_figures(root: Path) -> dict[str, list[str]]:
+    """``{module: [its figures' paths relative to root]}``, sorted."""
+    return {
+        name: sorted(str(p.relative_to(root)) for p in (Path(root) / name).glob("*.png"))
+        for name in MODULES
+        if (Path(root) / name).is_dir()
+    }
+
+
+def published_lines(published: dict) -> list[str]:
+    """The run-for-run comparison with the published code: one row per case compared."""
+    cases = {n: c for n, c in (published.get("cases") or {}).items() if c.get("grokrfm")}
+    if not cases:
+        return []
+    body = []
+    same = 0
+    for name, c in sorted(cases.items()):
+        pub, runs = c["published"], c["grokrfm"]
+        default, preset = runs.get("default", {}), runs.get("published", {})
+        same += bool(default.get("identical_accuracy"))
+        last = (pub.get("test_correct") or [None])[-1]
+
+        def final(run, n_test=pub["n_test"]):
+            value = (run.get("test_correct") or [None])[-1]
+            return "–" if value is None else number(value / n_test)
+
+        body.append(
+            [
+                name,
+                number(pub.get("n_train"), ""),
+                number(pub.get("n_test"), ""),
+                "–" if last is None else number(last / pub["n_test"]),
+                final(default),
+                final(preset),
+                "yes" if default.get("identical_accuracy") else "no",
+                "–"
+                if default.get("first_difference") is None
+                else number(default["first_difference"], ""),
+                number(default.get("max_dM_relative"), ""),
+                number(preset.get("max_dM_relative"), ""),
+                c.get("cause", ""),
+            ]
+        )
+    header = [
+        "case",
+        "train",
+        "test",
+        "published final",
+        "grokrfm default final",
+        "grokrfm published-preset final",
+        "same accuracy every iteration",
+        "first differing iteration",
+        "max rel. ΔM (default)",
+        "max rel. ΔM (preset)",
+        "cause",
+    ]
+    return [
+        "## Run for run against the published code",
+        "",
+        f"The paper's published code ran on partitions it drew itself; grokrfm ran on each "
+        f"identical partition (`tools/published_compare.py`, `{PUBLISHED}/index.json`). "
+        f"{number(same, '')} of {number(len(cases), '')} cases give the same train and test "
+        "accuracy at every iteration with grokrfm's defaults. ΔM is the largest entry of "
+        "|M_grokrfm − M_published| over the largest entry of M_published, after any update.",
+        "",
+        *table(header, body),
+        "",
+    ]
 
 
 def write(root: Path) -> tuple[Path, str]:
     """Render the report of ``root``'s results into ``root/REPORT.md`` atomically."""
-    text = render(read_results(root), read_ledgers(root))
+    text = render(read_results(root), read_ledgers(root), read_published(root), read_figures(root))
     out = Path(root) / REPORT
     with results.atomic_path(out) as tmp:
         tmp.write_text(text)

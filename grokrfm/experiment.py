@@ -13,24 +13,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from grokrfm import partition, report, results, rfm, sweep, symmetry, tasks
+from grokrfm import paper_data, partition, report, results, rfm, sweep, symmetry, tasks
 from grokrfm.errors import InvalidArgument
 from grokrfm.tasks import Task
 
-# The paper's thesis (arXiv 2604.00316, §§3–4; docs/science.md R2 and R6): a degenerate partition
-# never generalises, so m = 0 of every row is compared with 0% whatever the sizes.
-DEGENERATE_TEST_ACC = 0.0
-
-# Table 1 of arXiv 2604.00316 (section 3): final test accuracy at p = 61 with m random
-# training points moved to the test set, ``{(kernel, op): {m: value}}``; x+y holds out
-# the fixed points of s, x*y those of sr^35. The quadratic x+y values are ranges: the
-# table's 62% and 91% against about 70% and 80% in the authors' notebook.
-TABLE1 = {
-    ("gaussian", "x+y"): {0: 0.0, 1: 0.98},
-    ("quadratic", "x+y"): {0: 0.0, 100: "62-70%", 200: "80-91%"},
-    ("gaussian", "x*y"): {0: 0.0, 10: 0.13, 20: 0.98},
-    ("quadratic", "x*y"): {0: 0.0, 100: 0.65, 200: 0.97},
-}
+# The paper's printed values live in :mod:`grokrfm.paper_data`, once.
+DEGENERATE_TEST_ACC = paper_data.DEGENERATE_TEST_ACC
+TABLE1 = paper_data.TABLE1
 
 
 class Row(NamedTuple):

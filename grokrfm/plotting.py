@@ -380,21 +380,22 @@ def final_accuracy_vs_moved(
             for metric in metrics:
                 finals = [100 * _values([r[metric][-1] for r in by_count[k]]) for k in m]
                 finals = [f[np.isfinite(f)] for f in finals]  # failed runs left out
-                mean = np.array([f.mean() if f.size else np.nan for f in finals])
-                # sample standard deviation over seeds (0 for a single seed)
-                std = np.array([f.std(ddof=1) if f.size > 1 else 0.0 for f in finals])
+                # the median and the seeds' range: a band that stays within 0-100%
+                median = np.array([np.median(f) if f.size else np.nan for f in finals])
+                low = np.array([f.min() if f.size else np.nan for f in finals])
+                high = np.array([f.max() if f.size else np.nan for f in finals])
                 spread |= any(f.size > 1 for f in finals)
                 ax.fill_between(
                     m,
-                    mean - std,
-                    mean + std,
+                    low,
+                    high,
                     color=style["color"],
                     alpha=0.15,
                     lw=0,
                     zorder=1,
                     transform=shifted,
                 )
-                ax.plot(m, mean, **_metric_style(style, metric), alpha=0.9, transform=shifted)
+                ax.plot(m, median, **_metric_style(style, metric), alpha=0.9, transform=shifted)
             sizes = sorted({len(by_count[k]) for k in m})
             n = _count(sizes[0], word) if len(sizes) == 1 else f"{sizes[0]}–{sizes[-1]} {word}s"
             name = tex_elements(str((curve_names or {}).get(value, value)))
@@ -405,7 +406,7 @@ def final_accuracy_vs_moved(
                 handles.append(Line2D([], [], **_metric_style(_KEY_STYLE, metric)))
                 labels.append(_accuracy_label(metric))
         if spread:
-            band, text = _band_handle(f"line: mean, band: ± 1 std over {word}s")
+            band, text = _band_handle(f"line: median, band: min–max over {word}s")
             handles.append(band)
             labels.append(text)
         # Counts span 0 to a few hundred: linear near 0, logarithmic beyond 1.
@@ -448,10 +449,12 @@ def comparison_bars(
     ax: Axes | None = None,
     path: str | os.PathLike | None = None,
 ) -> Figure:
-    """Measured values (bar: mean, error bar: ± std over seeds) beside the paper's.
+    """Measured values (bar: median, error bar: the seeds' range) beside the paper's.
 
     Args:
-      entries: :func:`grokrfm.report.comparison` dicts (percent of ``measured_mean``);
+      entries: :func:`grokrfm.report.comparison` dicts (percent of ``measured_median``,
+        or of ``measured_mean`` where no median is recorded; the range from
+        ``measured_seeds``);
         a numeric ``paper`` value is drawn as a black tick, a range such as ``"62-70%"``
         as a black bar. The seed count, where an entry has one, ends its tick label.
       title: the panel's title.
@@ -465,16 +468,22 @@ def comparison_bars(
         ax, 1, "ax", figsize=(max(5.0, 0.55 * len(entries) + 1.5), 4.2)
     )
     x = np.arange(len(entries))
-    means = 100 * _values([e["measured_mean"] for e in entries])
-    stds = 100 * _spreads([e["measured_std"] for e in entries])
+    centre = [e.get("measured_median", e["measured_mean"]) for e in entries]
+    centre = 100 * _values(
+        [c if c is not None else e["measured_mean"] for c, e in zip(centre, entries, strict=True)]
+    )
+    seeds = [100 * _values(e.get("measured_seeds") or []) for e in entries]
+    seeds = [v[np.isfinite(v)] for v in seeds]
+    below = np.array([c - v.min() if v.size else 0.0 for c, v in zip(centre, seeds, strict=True)])
+    above = np.array([v.max() - c if v.size else 0.0 for c, v in zip(centre, seeds, strict=True)])
     ax.bar(
         x,
-        means,
-        yerr=stds,
+        centre,
+        yerr=np.nan_to_num(np.stack([below, above])),
         color="C0",
         alpha=0.8,
         capsize=3,
-        label="measured (bar: mean, error bar: ± 1 std over seeds)",
+        label="measured (bar: median, error bar: range over seeds)",
     )
     for i, e in enumerate(entries):
         low_high = paper_range(e["paper"])

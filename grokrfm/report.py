@@ -377,7 +377,11 @@ def _band_text(claim: Claim) -> str:
 
 
 def verdict(
-    paper, values: Sequence[float | None], per_seed: bool = True, what: str = "seeds"
+    paper,
+    values: Sequence[float | None],
+    per_seed: bool = True,
+    what: str = "seeds",
+    single_run: bool = False,
 ) -> Verdict:
     """Judge measured values against the paper's value: the report's rules, all here.
 
@@ -386,6 +390,7 @@ def verdict(
       values: the final values of the seeds (None: a failed run, left out), or, when
         ``per_seed`` is False, the one mean the entry records (it stands for the seeds).
       what: what the values are of, as the reason names them (``"partitions"``).
+      single_run: the paper's value is one run (one draw of the moved points).
 
     Rules:
       1. No paper value, or a claim in words that no number checks (e.g. "block-circulant
@@ -400,6 +405,10 @@ def verdict(
          points between consecutive seeds, as the "k of n seeds >= level" counts) that
          fall on different sides of the band's edges -> ambiguous. Otherwise the median
          decides: in the band -> reproduced, outside -> not reproduced.
+      5. A value the paper measured in a single run (one draw of the moved points, such as
+         a cell of Table 1) is one draw from the distribution the seeds sample: it is
+         reproduced when it lies within the seeds' range widened by 5 points on each
+         side, and not reproduced outside it; rule 4's verdict is given beside.
     """
     claim = paper_claim(paper)
     if claim.kind == "none":
@@ -424,6 +433,17 @@ def verdict(
             return Verdict(NOT_REPRODUCED, f"{scope} above {level}" + left_out)
         return Verdict(AMBIGUOUS, f"{v.size - low} of {v.size} {what} above {level}" + left_out)
     band = _band_text(claim)
+    if single_run and per_seed and claim.high is not None:
+        median_rule = verdict(paper, values, per_seed, what)
+        seen = f"{number(float(v.min()))} to {number(float(v.max()))}"
+        beside = f"; median rule: {median_rule.verdict} ({median_rule.reason})"
+        if claim.low <= v.max() and claim.high >= v.min():
+            return Verdict(
+                REPRODUCED, f"one draw: {claim.text} within the {what}' range {seen}" + beside
+            )
+        return Verdict(
+            NOT_REPRODUCED, f"one draw: {claim.text} outside the {what}' range {seen}" + beside
+        )
     side = np.where(v < claim.low, -1, 0)
     if claim.high is not None:
         side = np.where(v > claim.high, 1, side)
@@ -475,9 +495,12 @@ def entry_values(entry: dict) -> tuple[list[float | None], bool]:
 
 
 def judge(entry: dict) -> Verdict:
-    """The :func:`verdict` of one ``paper_comparison`` entry."""
+    """The :func:`verdict` of one ``paper_comparison`` entry (``single_run``: the paper's
+    value is one run; ``why``: the paper makes no claim here, and why)."""
+    if entry.get("paper") is None and entry.get("why"):
+        return Verdict(NOT_JUDGED, entry["why"])
     values, per_seed = entry_values(entry)
-    return verdict(entry.get("paper"), values, per_seed)
+    return verdict(entry.get("paper"), values, per_seed, single_run=bool(entry.get("single_run")))
 
 
 def provenance_check(payloads: dict[str, dict]) -> dict:

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "grokrfm"
 # Lowest first. Modules on one line may not import each other (peers).
 LAYERS = [
     ["errors"],
-    ["runtime", "progress", "tasks", "kernels", "solve", "results"],
+    ["runtime", "progress", "tasks", "kernels", "solve", "results", "paper_data"],
     ["symmetry", "agop", "distribute"],
     ["computed_symmetry", "partition", "memory"],
     ["families", "rfm", "network"],

@@ -333,13 +333,35 @@ def test_final_accuracy_legend_and_axis_say_test_train_and_band():
         texts = [t.get_text() for t in ax.get_legend().texts]
         assert "random points (3 seeds)" in texts and "reflected pairs (3 seeds)" in texts
         assert "test accuracy" in texts and "train accuracy" in texts
-        assert "line: mean, band: ± 1 std over seeds" in texts
+        assert "line: median, band: min–max over seeds" in texts
         assert ax.get_ylabel() == "final test and train accuracy (%)"
     one_seed = sweep_records(seeds=(0,), models=("RFM",))
     test_only = plotting.final_accuracy_vs_moved(one_seed, curve_key="move")
     (ax,) = test_only.axes
     assert ax.get_ylabel() == "final test accuracy (%)"
     assert not any("band" in t for t in legend_texts(test_only))  # one seed: no band
+
+
+def test_final_accuracy_band_is_the_seeds_range_within_0_to_100():
+    """Seeds split 0, 0, 100% (as fig1's Gaussian m = 2 runs do): the band spans exactly
+    0-100% and the line is the median, where mean ± std would run from -24% to 91%."""
+    records = [
+        {
+            "setting": {"moved": m, "move": "points"},
+            "seed": s,
+            "train_acc": [1.0],
+            "test_acc": [final],
+        }
+        for m, finals in ((0, (0.0, 0.0, 0.0)), (2, (0.0, 0.0, 1.0)))
+        for s, final in enumerate(finals)
+    ]
+    fig = plotting.final_accuracy_vs_moved(records, curve_key="move")
+    (ax,) = fig.axes
+    (band,) = ax.collections
+    y = np.concatenate([path.vertices[:, 1] for path in band.get_paths()])
+    assert y.min() == 0.0 and y.max() == 100.0
+    (line,) = [l for l in ax.get_lines() if len(l.get_xdata()) == 2]
+    assert list(line.get_ydata()) == [0.0, 0.0]  # the median of 0, 0, 100
 
 
 def test_network_curves_legend():

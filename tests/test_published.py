@@ -153,8 +153,19 @@ def test_cause_names_the_convention_that_alone_removes_a_difference():
         " removes the difference; M's gap grows from 1e-09 after the first update to 1e-05"
         " at iteration 4"
     )
+    runs["M0+1e-13"] = {**comparison(False, 0.3, 7), "first_difference_from_default": 6}
+    assert compare_tool.cause(runs).endswith(
+        "; grokrfm itself, M0 perturbed by 1e-13, changes accuracy from iteration 6 on"
+    )
     runs["default"] = comparison(False, 0.5, 12, jitter=3)
     assert compare_tool.cause(runs).startswith("singular kernel matrix: from iteration 3")
+
+
+def test_first_difference_between_two_runs():
+    a = {"train_correct": [5, 5, 5], "test_correct": [0, 1, 2]}
+    assert compare_tool.first_difference(a, a) is None
+    assert compare_tool.first_difference(a, {**a, "test_correct": [0, 1, 3]}) == 2
+    assert compare_tool.first_difference(a, {**a, "train_correct": [5, 4, 5]}) == 1
 
 
 def test_compare_counts_and_finds_the_first_differing_iteration():

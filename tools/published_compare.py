@@ -212,6 +212,11 @@ class Variant(NamedTuple):
     config: rfm.RFMConfig
     order: str  # "grid" (as grokrfm lays a split out) or "published"
     control: bool = False
+    perturb: float = 0.0  # M0 = I + perturb * S, S a fixed symmetric matrix of max entry 1
+
+
+# A perturbation of M0 far below any convention's effect: how soon round-off alone moves a run.
+PERTURB = 1e-13
 
 
 def variants(case: Case) -> dict[str, Variant]:
@@ -230,6 +235,7 @@ def variants(case: Case) -> dict[str, Variant]:
         **switches,
         "order=published": Variant(base, "published"),
         "published+control": Variant(preset, "published", control=True),
+        f"M0+{PERTURB:g}": Variant(base, "grid", perturb=PERTURB),
     }
 
 
@@ -245,7 +251,12 @@ def run_grokrfm(task, train, test, variant: Variant):
     average = None
     if variant.control:
         average, _ = sweep.stabilizer_averages(gr.symmetry_group(task), split_masks(task, part))
-    spec = rfm.make_spec(task, batch, average=average)
+    M0 = None
+    if variant.perturb:
+        S = np.random.default_rng(0).standard_normal((2 * task.n, 2 * task.n))
+        S = (S + S.T) / 2
+        M0 = np.eye(2 * task.n) + variant.perturb * S / np.abs(S).max()
+    spec = rfm.make_spec(task, batch, M0=M0, average=average)
     result = rfm.run_batch(task, variant.config, spec, progress=False)
     metrics = result.metrics
 
@@ -304,6 +315,14 @@ def compare(published: dict, M_published: np.ndarray, run) -> dict:
     }
 
 
+def first_difference(a: dict, b: dict) -> int | None:
+    """The first iteration at which two runs' train or test counts differ (None: never)."""
+    pairs = zip(
+        a["train_correct"], a["test_correct"], b["train_correct"], b["test_correct"], strict=True
+    )
+    return next((t for t, (p, q, r, s) in enumerate(pairs) if (p, q) != (r, s)), None)
+
+
 def same(comparison: dict) -> bool:
     return comparison["identical_accuracy"] and comparison["max_dM_relative"] < SAME_M
 
@@ -334,11 +353,17 @@ def cause(runs: dict) -> str:
             f"identical through iteration {first - 1} under the published preset"
         )
     gap = preset["dM_relative"]
-    return (
+    text = (
         f"round-off: identical through iteration {first - 1} under the published preset,"
         f" no convention removes the difference; M's gap grows from {gap[0]:.1g} after"
         f" the first update to {gap[first - 1]:.1g} at iteration {first - 1}"
     )
+    perturbed = next((r for n, r in runs.items() if n.startswith("M0+")), None)
+    if perturbed is not None:
+        own = perturbed.get("first_difference_from_default")
+        where = "never" if own is None else f"from iteration {own} on"
+        text += f"; grokrfm itself, M0 perturbed by {PERTURB:g}, changes accuracy {where}"
+    return text
 
 
 def compare_case(case: Case, published: dict, out: Path) -> dict:
@@ -353,13 +378,17 @@ def compare_case(case: Case, published: dict, out: Path) -> dict:
     order = stabilizer_order(task, part)
     runs, seconds = {}, {}
     for name, variant in variants(case).items():
-        if name.count("=") == 1 and same(runs["default"]):
+        if name != "default" and name != "published" and same(runs["default"]):
             continue  # nothing to explain
         if variant.control and order == 1:
             continue  # a trivial stabiliser: the control changes nothing
         start = time.perf_counter()
         runs[name] = compare(published, M_published, run_grokrfm(task, train, test, variant))
         seconds[name] = round(time.perf_counter() - start, 1)
+        if variant.perturb:  # grokrfm against itself: round-off's own reach
+            runs[name]["first_difference_from_default"] = first_difference(
+                runs[name], runs["default"]
+            )
     return {
         "stabilizer_order": order,
         "grokrfm": runs,

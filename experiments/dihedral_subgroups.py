@@ -86,6 +86,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         out="results/dihedral_subgroups",
         iterations=cli.Sized(100, 20),
         seeds=cli.Sized(5, 2),
+        published_iterations=50,  # the authors' notebook (App. D.3)
     )
     cli.add_sized(parser, "--p", P, "modulus, a multiple of 8 that is at least 16", type=int)
     parser.add_argument(

@@ -327,6 +327,7 @@ def add_experiment_arguments(
     iterations: Sized,
     seeds: Sized,
     product: bool = False,
+    published_iterations: int | None = None,
 ) -> None:
     """The command line of every declarative paper experiment
     (:func:`grokrfm.experiment.run_experiment`): :func:`add_common_arguments` and the
@@ -336,6 +337,8 @@ def add_experiment_arguments(
       out: the default output folder.
       iterations, seeds: :class:`Sized` defaults.
       product: also offer ``--group`` (rows on a product group).
+      published_iterations: the paper-sized iteration count the published code runs, where
+        it differs from ``iterations.paper``: ``--conventions published`` defaults to it.
     """
     add_common_arguments(
         parser, out=out, seeds=seeds, iterations=iterations, seeds_help="seeds per count"
@@ -373,8 +376,19 @@ def add_experiment_arguments(
         default="grokrfm",
         help="'published': the paper's published code's solve (LU, distances clamped below "
         "0, no residual check), its quadratic root (SVD) and a fresh draw of the moved points "
-        "per count (default: grokrfm's; docs/library.md#conventions)",
+        "per count (default: grokrfm's; docs/library.md#conventions)"
+        + (f"; its iterations default to {published_iterations}" if published_iterations else ""),
     )
+    parser.set_defaults(_published_iters=published_iterations)
+
+
+def _iterations(args: argparse.Namespace) -> int:
+    """``--iters`` as given, else the published code's count under ``--conventions
+    published`` at paper size (where the module declares one), else the sized default."""
+    published = getattr(args, "_published_iters", None)
+    if args.iters is None and published and args.conventions == "published" and not args.quick:
+        return published
+    return sized(args, "iters")
 
 
 def options_from_args(args: argparse.Namespace) -> experiment.Options:
@@ -392,7 +406,7 @@ def options_from_args(args: argparse.Namespace) -> experiment.Options:
         p=args.p if args.p is None else check_modulus(args, args.p),
         group=tuple(group) if group is not None else None,
         counts=tuple(args.counts) if args.counts is not None else None,
-        iterations=sized(args, "iters"),
+        iterations=_iterations(args),
         seeds=check_seeds(sized(args, "seeds")),
         bandwidth=args.bandwidth,
         # One run per chunk lets an interrupted paper-sized sweep lose at most one run;

@@ -241,3 +241,19 @@ def test_published_conventions_option_plans_the_published_configs_and_fresh_draw
         if conventions == "published":
             assert [sw.config.root for sw in sweeps] == ["clip", "signed"]
             assert {sw.config.solver for sw in sweeps} == {"lu"}
+
+
+def test_published_conventions_take_the_published_iteration_count_unless_given():
+    from experiments import dihedral_subgroups, table1
+    from grokrfm import cli
+
+    def iterations(module, argv):
+        return cli.options_from_args(module.parse_args(argv)).iterations
+
+    assert iterations(dihedral_subgroups, []) == 100
+    assert iterations(dihedral_subgroups, ["--conventions", "published"]) == 50
+    assert iterations(dihedral_subgroups, ["--conventions", "published", "--iters", "70"]) == 70
+    assert iterations(dihedral_subgroups, ["--conventions", "published", "--quick"]) == 20
+    assert iterations(table1, ["--conventions", "published"]) == 60
+    options = cli.options_from_args(table1.parse_args(["--conventions", "published"]))
+    assert options.conventions == "published"

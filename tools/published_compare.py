@@ -67,13 +67,15 @@ class Case(NamedTuple):
     seed: int
     iters: int = 60
     pairs: int = 0
+    threads: int = 0  # torch's threads for this case (0: the command's --threads)
 
     @property
     def name(self) -> str:
         pairs = f"_pairs{self.pairs}" if self.pairs else ""
+        threads = f"_t{self.threads}" if self.threads else ""
         return (
             f"{self.kernel}_{OP_SLUG[self.op]}_p{self.p}_s{self.reflection}_m{self.moved}"
-            f"{pairs}_seed{self.seed}_it{self.iters}"
+            f"{pairs}_seed{self.seed}_it{self.iters}{threads}"
         )
 
 
@@ -111,10 +113,14 @@ DISTRIBUTION_ROWS = [
     Case("gaussian", "x/y", 53, 27, 10, 0),
 ]
 DISTRIBUTION = [row._replace(seed=seed) for seed in range(5) for row in DISTRIBUTION_ROWS]
+# The published code against itself: the same partition with torch on two threads instead
+# of one (a different order of floating-point sums, nothing else).
+THREADS = [Case("quadratic", "x*y", 61, 35, 200, 0, threads=2)]
 SETS = {
     "comparison": COMPARISON,
     "distribution": DISTRIBUTION,
-    "all": COMPARISON + [c for c in DISTRIBUTION if c not in COMPARISON],
+    "threads": THREADS,
+    "all": COMPARISON + [c for c in DISTRIBUTION if c not in COMPARISON] + THREADS,
 }
 
 
@@ -148,7 +154,7 @@ def run_published(case: Case, args, out: Path, entry: dict | None) -> dict:
     if work.exists():
         print(f"{case.name}: taking the driver's finished output on disk", flush=True)
     else:
-        env = dict(os.environ, PUBLISHED_THREADS=str(args.threads))
+        env = dict(os.environ, PUBLISHED_THREADS=str(case.threads or args.threads))
         command = [
             args.python,
             str(ROOT / "tools" / "published_driver.py"),

@@ -151,8 +151,10 @@ def test_cause_names_the_convention_that_alone_removes_a_difference():
     assert compare_tool.cause(runs) == (
         "round-off: identical through iteration 4 under the published preset, no convention"
         " removes the difference; M's gap grows from 1e-09 after the first update to 1e-05"
-        " at iteration 4"
+        " at iteration 4; root='signed' alone moves the first difference from 12 to 20"
     )
+    runs["root='signed'"] = comparison(False, 0.3, 9)
+    assert "moves the first difference" not in compare_tool.cause(runs)  # 9 is earlier
     runs["M0+1e-13"] = {**comparison(False, 0.3, 7), "first_difference_from_default": 6}
     assert compare_tool.cause(runs).endswith(
         "; grokrfm itself, M0 perturbed by 1e-13, changes accuracy from iteration 6 on"

@@ -350,6 +350,15 @@ def cause(runs: dict) -> str:
             f" M {preset['max_dM_relative']:.2g} apart"
         )
     first = preset["first_difference"]
+    later = [
+        f"{name} alone moves the first difference from {default['first_difference']} to "
+        f"{runs[name]['first_difference']}"
+        for name in runs
+        if name.split("=")[0] in CONVENTIONS
+        and runs[name]["first_difference"] is not None
+        and runs[name]["first_difference"] > default["first_difference"]
+    ]
+    delays = "".join(f"; {text}" for text in later)
     flags = [default.get("first_jitter"), default.get("first_failed_solve")]
     singular = min((t for t in flags if t is not None), default=None)
     if singular is not None and singular <= first:
@@ -357,13 +366,13 @@ def cause(runs: dict) -> str:
             f"singular kernel matrix: from iteration {singular} it is numerically singular"
             " (grokrfm's Cholesky needs jitter), so any solve returns round-off there; "
             f"identical through iteration {first - 1} under the published preset"
-        )
+        ) + delays
     gap = preset["dM_relative"]
     text = (
         f"round-off: identical through iteration {first - 1} under the published preset,"
         f" no convention removes the difference; M's gap grows from {gap[0]:.1g} after"
         f" the first update to {gap[first - 1]:.1g} at iteration {first - 1}"
-    )
+    ) + delays
     perturbed = next((r for n, r in runs.items() if n.startswith("M0+")), None)
     if perturbed is not None:
         own = perturbed.get("first_difference_from_default")
@@ -417,6 +426,11 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--recompare", action="store_true", help="rerun grokrfm's side of cases already compared"
     )
+    parser.add_argument(
+        "--causes-only",
+        action="store_true",
+        help="only rename every compared case's cause from its stored runs (no run)",
+    )
     args = parser.parse_args(argv)
     if not (args.checkout / "train_kernel.py").exists():
         parser.error(f"--checkout: no train_kernel.py under {args.checkout}")
@@ -429,6 +443,13 @@ def main(argv=None) -> int:
             parser.error(f"--only: unknown case(s) {unknown}")
         by_name = {c.name: c for c in SETS["all"]}
         cases = [by_name[name] for name in dict.fromkeys(args.only)]  # in the order given
+    if args.causes_only:
+        index = read_index(args.out)
+        for record in index["cases"].values():
+            if "grokrfm" in record:
+                record["cause"] = cause(record["grokrfm"])
+        results_.write_json(args.out / "index.json", index)
+        return 0
     gr.configure()
     comparing = {c.name for c in COMPARISON}
     for case in cases:

@@ -72,10 +72,7 @@ def figures(payload: dict, out: str) -> list[str]:
 @cli.entry_point
 def main(argv=None) -> dict:
     options = cli.options_from_args(parse_args(argv))
-    payload = experiment.run_experiment("fig1", rows(options.quick), options)
-    paths = figures(payload, options.out)
-    print(f"wrote {options.out}/results.json and {', '.join(paths)}")
-    return payload
+    return experiment.run_with_figures("fig1", rows(options.quick), options, figures)
 
 
 if __name__ == "__main__":

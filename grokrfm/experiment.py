@@ -319,6 +319,20 @@ def compare_with_paper(sw: Sweep, rows: Sequence[dict]) -> list[dict]:
     return entries
 
 
+def run_with_figures(
+    experiment: str,
+    rows: Sequence[Row],
+    options: Options,
+    figures: Callable[[dict, str], list[str]],
+) -> dict:
+    """:func:`run_experiment`, then the module's ``figures(payload, out)`` (which
+    ``tools/redraw_figures.py`` also calls on committed results); says what it wrote."""
+    payload = run_experiment(experiment, rows, options)
+    paths = figures(payload, options.out)
+    print(f"wrote {options.out}/results.json and {', '.join(paths)}")
+    return payload
+
+
 def run_experiment(
     experiment: str,
     rows: Sequence[Row],

@@ -53,7 +53,7 @@ class PaperValue(NamedTuple):
 
 TABLE1_SOURCE = f"{PAPER}, Table 1 (§3)"
 TABLE1_SETTING = "p = 61, 60 iterations, one run per cell"
-NOTEBOOK = "the authors' notebook (one run)"
+NOTEBOOK = "the authors' notebook, one run"
 
 # Table 1, ``{(kernel, op): {m: value}}``: x+y holds out the fixed points of s, x*y those of
 # sr^35; m random training points moved to the test set.

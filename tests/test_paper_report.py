@@ -621,7 +621,7 @@ def test_paper_values_come_from_paper_data_with_source_setting_and_published_dra
         "paper": "62-70%",
     }
     (got,) = paper_report.resolved_entries("table1", payload("table1", [quadratic]), {})
-    assert got["paper"] == 0.62 and got["beside"] == [[0.70, "the authors' notebook (one run)"]]
+    assert got["paper"] == 0.62 and got["beside"] == [[0.70, "the authors' notebook, one run"]]
 
     points = [
         {

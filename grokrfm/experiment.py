@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from grokrfm import paper_data, partition, report, results, rfm, sweep, symmetry, tasks
-from grokrfm.errors import InvalidArgument
+from grokrfm.errors import InvalidArgument, lookup
 from grokrfm.tasks import Task
 
 # The paper's printed values live in :mod:`grokrfm.paper_data`, once.
@@ -144,7 +144,12 @@ def kernel_config(kernel: str, iterations: int, conventions: str = "grokrfm") ->
     package computes them, plus jitter retries for the quadratic kernel, whose matrix
     K = (X M X^T)^2 turns numerically singular on a symmetric partition once M has
     collapsed onto a few directions (a recorded jitter of 1e-14 x mean(diag K) keeps it
-    interpolating). ``"published"``: the published code's (:func:`rfm.published_config`)."""
+    interpolating). ``"published"``: the published code's (:func:`rfm.published_config`).
+
+    Raises:
+      InvalidArgument: naming ``conventions`` if it is not one of :data:`CONVENTIONS`.
+    """
+    lookup(dict.fromkeys(CONVENTIONS), conventions, "conventions", "conventions")
     if conventions == "published":
         return rfm.published_config(kernel, iterations)
     retries = 3 if kernel == "quadratic" else 0

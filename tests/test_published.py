@@ -243,6 +243,8 @@ def test_published_conventions_option_plans_the_published_configs_and_fresh_draw
         if conventions == "published":
             assert [sw.config.root for sw in sweeps] == ["clip", "signed"]
             assert {sw.config.solver for sw in sweeps} == {"lu"}
+    with pytest.raises(InvalidArgument, match="conventions"):
+        experiment.plan(rows, options._replace(conventions="pytorch"))
 
 
 def test_published_conventions_take_the_published_iteration_count_unless_given():

@@ -261,3 +261,14 @@ def test_published_conventions_take_the_published_iteration_count_unless_given()
     assert iterations(table1, ["--conventions", "published"]) == 60
     options = cli.options_from_args(table1.parse_args(["--conventions", "published"]))
     assert options.conventions == "published"
+
+
+def test_the_checkout_commit_is_read_only_from_a_checkouts_own_repository(tmp_path):
+    import subprocess
+
+    assert compare_tool.checkout_commit(tmp_path) is None  # an exported tree
+    inside = ROOT / "tools"  # a folder inside another repository is not a checkout
+    assert compare_tool.checkout_commit(inside) is None
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True)
+    if head.returncode == 0:
+        assert compare_tool.checkout_commit(ROOT) == head.stdout.decode().strip()

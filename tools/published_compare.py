@@ -2,11 +2,13 @@
 
 The user brings a checkout of the paper's published code (public repository
 ``marceltomas/breaking-data-symmetries``) and a Python environment that runs it (PyTorch,
-numpy, scipy, easydict; see docs/published.md). Nothing of that code is part of this
-project: ``tools/published_driver.py`` imports it from the checkout, in a subprocess.
+numpy, scipy, easydict; see README.md, "Against the paper's published code"). Nothing of
+that code is part of this project: ``tools/published_driver.py`` imports it from the
+checkout, in a subprocess.
 
     python tools/published_compare.py --checkout PATH --python PATH/venv/bin/python \\
-        [--cases comparison|distribution|all] [--only NAME ...] [--threads 1]
+        [--cases comparison|distribution|threads|all] [--only NAME ...] [--threads 1]
+        [--checkout-commit HASH]  # when PATH is an exported tree, not a git checkout
 
 For each case (a kernel, an operation, a modulus, a reflection sr^k, m random training points
 moved to the test set, a torch seed, an iteration count) it
@@ -17,10 +19,13 @@ moved to the test set, a torch seed, an iteration count) it
    in grid order), with the published conventions (:func:`grokrfm.rfm.published_config`,
    rows in the published code's order), and, where the defaults differ from the published
    code, with each convention switched alone, and with the exact-symmetry control where the
-   partition has a non-trivial stabiliser; and compares train and test accuracy at every
-   iteration (as counts of points) and M after every update;
-3. names each difference's cause: the one convention whose switch alone removes it, or
-   round-off (no convention removes it; the M difference grows from rounding level).
+   partition has a non-trivial stabiliser, and with M0 perturbed by 1e-13; and compares
+   train and test accuracy at every iteration (as counts of points) and M after every
+   update;
+3. names each difference's cause: the convention whose switch alone removes it, a kernel
+   matrix that turned numerically singular, or round-off (no convention removes it, the M
+   difference grows from rounding level, and grokrfm's own accuracy moves at about the same
+   iteration when M0 is perturbed by 1e-13).
 
 Everything lands in ``<out>/index.json`` (one entry per case, rewritten atomically after
 each case, so an interrupted call loses nothing it finished) and ``<out>/published/*.npz``
@@ -187,7 +192,7 @@ def run_published(case: Case, args, out: Path, entry: dict | None) -> dict:
         "seconds": round(float(data["seconds"]), 1),
         "torch": str(data["torch_version"]),
         "threads": int(data["threads"]),
-        "checkout_commit": checkout_commit(args.checkout),
+        "checkout_commit": checkout_commit(args.checkout) or args.checkout_commit,
         "n_train": n_train,
         "n_test": n_test,
         "train_correct": counts(data["train_acc"], n_train),
@@ -196,13 +201,21 @@ def run_published(case: Case, args, out: Path, entry: dict | None) -> dict:
 
 
 def checkout_commit(checkout: Path) -> str | None:
+    """The commit of a git checkout whose top is ``checkout`` (None for an exported tree,
+    or a folder inside another repository)."""
     try:
         done = subprocess.run(
-            ["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True
+            ["git", "-C", str(checkout), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True,
+            text=True,
         )
     except OSError:
         return None
-    return done.stdout.strip() or None
+    lines = done.stdout.split()
+    if done.returncode != 0 or len(lines) != 2:
+        return None
+    top, commit = lines
+    return commit if Path(top).resolve() == Path(checkout).resolve() else None
 
 
 # --- the grokrfm side ------------------------------------------------------------------------
@@ -419,6 +432,11 @@ def main(argv=None) -> int:
     parser.add_argument("--cases", choices=sorted(SETS), default="comparison")
     parser.add_argument("--only", nargs="*", default=None, help="case names to run")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: its default)")
+    parser.add_argument(
+        "--checkout-commit",
+        default=None,
+        help="the commit an exported (non-git) checkout was taken from, recorded with each run",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "published_comparison")
     parser.add_argument(
         "--published-only", action="store_true", help="run the published code, compare later"
@@ -436,6 +454,11 @@ def main(argv=None) -> int:
         parser.error(f"--checkout: no train_kernel.py under {args.checkout}")
     if args.threads < 0:
         parser.error(f"--threads: must be >= 0, got {args.threads}")
+    if not args.causes_only and not (checkout_commit(args.checkout) or args.checkout_commit):
+        parser.error(
+            f"--checkout-commit: {args.checkout} is not a git checkout; name the commit it "
+            "was exported from, so that every published run records its code"
+        )
     cases = SETS[args.cases]
     if args.only:
         unknown = sorted(set(args.only) - {c.name for c in SETS["all"]})

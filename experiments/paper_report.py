@@ -198,11 +198,12 @@ def resolve(module: str, entry: dict, payload: dict, published: dict) -> dict:
         values = at_iteration(payload, entry, found.iterations)
         if values is not None:
             finite = report.finite(values)
+            mean, std = report.mean_std(values)
             out.update(
                 measured_seeds=values,
-                measured_mean=float(finite.mean()) if finite.size else None,
+                measured_mean=mean,
                 measured_median=float(np.median(finite)) if finite.size else None,
-                measured_std=float(finite.std(ddof=1)) if finite.size > 1 else None,
+                measured_std=std,
                 quantity=f"{entry.get('quantity', '')} (at iteration {found.iterations})",
             )
     return out
@@ -275,10 +276,7 @@ def claim_row(
     """A claim a payload carries outside ``paper_comparison``, judged by the same rules
     (:func:`grokrfm.report.verdict`) on per-item values (1.0 / 0.0 for yes / no); with
     ``why`` (and ``paper`` None) it is shown and not judged, for that reason."""
-    if paper is None and why:
-        judged = report.Verdict(report.NOT_JUDGED, why)
-    else:
-        judged = report.verdict(paper, indicators, per_seed=True, what=what)
+    judged = report.verdict(paper, indicators, per_seed=True, what=what, why=why)
     return {
         "claim": claim,
         "paper": report.paper_claim(paper).text,

@@ -382,6 +382,7 @@ def verdict(
     per_seed: bool = True,
     what: str = "seeds",
     single_run: bool = False,
+    why: str = "",
 ) -> Verdict:
     """Judge measured values against the paper's value: the report's rules, all here.
 
@@ -391,6 +392,7 @@ def verdict(
         ``per_seed`` is False, the one mean the entry records (it stands for the seeds).
       what: what the values are of, as the reason names them (``"partitions"``).
       single_run: the paper's value is one run (one draw of the moved points).
+      why: where ``paper`` is None, why the paper makes no claim here (the reason given).
 
     Rules:
       1. No paper value, or a claim in words that no number checks (e.g. "block-circulant
@@ -412,7 +414,7 @@ def verdict(
     """
     claim = paper_claim(paper)
     if claim.kind == "none":
-        return Verdict(NOT_JUDGED, "the paper gives no value here")
+        return Verdict(NOT_JUDGED, why or "the paper gives no value here")
     if claim.kind == "words":
         return Verdict(NOT_JUDGED, f"the paper's claim is in words ({claim.text!r})")
     v = finite(values)
@@ -497,10 +499,11 @@ def entry_values(entry: dict) -> tuple[list[float | None], bool]:
 def judge(entry: dict) -> Verdict:
     """The :func:`verdict` of one ``paper_comparison`` entry (``single_run``: the paper's
     value is one run; ``why``: the paper makes no claim here, and why)."""
-    if entry.get("paper") is None and entry.get("why"):
-        return Verdict(NOT_JUDGED, entry["why"])
     values, per_seed = entry_values(entry)
-    return verdict(entry.get("paper"), values, per_seed, single_run=bool(entry.get("single_run")))
+    single_run = bool(entry.get("single_run"))
+    return verdict(
+        entry.get("paper"), values, per_seed, single_run=single_run, why=entry.get("why") or ""
+    )
 
 
 def provenance_check(payloads: dict[str, dict]) -> dict:
